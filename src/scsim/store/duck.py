@@ -1,0 +1,450 @@
+"""The results store: one embedded DuckDB file that keeps every finished run.
+
+Why this layout:
+
+- ``runs``: one row per run, with the *resolved* regime YAML and its content hash, so
+  a stored run can be re-simulated or audited without the file it came from.
+- ``daily``: long form ``(run_id, day, grp, metric, value)``. Regimes differ in their
+  metric names (``grade_share.<grade>``, ``sanctioned.<sanction>`` ...), so a wide table
+  would need a schema per regime; the long form keeps one schema for all runs and makes
+  cross-run queries (``WHERE metric = 'blacklisted'``) plain SQL. The wide frame's
+  column order, dtypes and group order are kept in ``runs.layout`` so ``load`` gives
+  back the frame the engine produced.
+- ``summary``: ``(run_id, metric, value, kind)`` with ``kind`` ``'stock'`` or ``'flow'``.
+- agents: the final state has columns that depend on the regime (one score per
+  operator, one flag per sanction ...), so each run gets its own table
+  ``agents_<run id>`` (``run_id`` plus the engine's columns, types preserved), named
+  in ``runs.agents_table``. A run without agent columns has no such table.
+
+A run becomes visible only complete: everything is written in one transaction, so
+readers see committed runs only and a failure midway leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import secrets
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import polars as pl
+
+from scsim.errors import ScsimError
+
+if TYPE_CHECKING:
+    from scsim.engine.result import Run
+
+SCHEMA_VERSION = 1
+DEFAULT_PATH = "scsim.duckdb"
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS scsim_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    id VARCHAR PRIMARY KEY,
+    regime VARCHAR NOT NULL,
+    regime_hash VARCHAR NOT NULL,
+    regime_yaml VARCHAR NOT NULL,
+    params JSON NOT NULL,
+    population BIGINT NOT NULL,
+    days INTEGER NOT NULL,
+    seed BIGINT NOT NULL,
+    scsim_version VARCHAR NOT NULL,
+    started VARCHAR NOT NULL,
+    finished VARCHAR NOT NULL,
+    seconds DOUBLE NOT NULL,
+    status VARCHAR NOT NULL,
+    layout JSON NOT NULL,
+    agents_table VARCHAR
+);
+CREATE TABLE IF NOT EXISTS daily (
+    run_id VARCHAR NOT NULL,
+    day INTEGER NOT NULL,
+    grp VARCHAR NOT NULL,
+    metric VARCHAR NOT NULL,
+    value DOUBLE
+);
+CREATE TABLE IF NOT EXISTS summary (
+    run_id VARCHAR NOT NULL,
+    metric VARCHAR NOT NULL,
+    value DOUBLE,
+    kind VARCHAR NOT NULL CHECK (kind IN ('stock', 'flow'))
+);
+"""
+
+_RUNS_COLUMNS = [
+    "id",
+    "regime",
+    "population",
+    "days",
+    "seed",
+    "status",
+    "started",
+    "finished",
+    "seconds",
+]
+
+_HOW_TO_LIST = "see the stored runs with `scsim runs` (or `open_store(path).runs()`)"
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """A short id that sorts by the time the run was stored: ``YYYYmmdd-HHMMSS-<6 hex>``.
+
+    The random tail keeps ids unique when several runs are stored in the same second.
+    """
+    now = now or datetime.now(UTC)
+    return f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
+def _agents_table_name(run_id: str) -> str:
+    return "agents_" + run_id.replace("-", "_")
+
+
+def _quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _quote_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _scsim_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("scsim")
+    except PackageNotFoundError:  # running from a source tree without install
+        return "0+unknown"
+
+
+def _dtype_from_name(name: str) -> pl.DataType | None:
+    """Back from ``str(dtype)`` to a polars dtype, for the plain types a metric has."""
+    dtype = getattr(pl, name, None)
+    if isinstance(dtype, type) and issubclass(dtype, pl.DataType):
+        return dtype()
+    return None
+
+
+def _json_default(value: Any) -> Any:
+    """Let ``params`` hold NumPy scalars and paths without the engine converting them."""
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+class Store:
+    """A DuckDB file of finished runs. Open it with :func:`open_store`.
+
+    Use it as a context manager (or call :meth:`close`) so the file lock is released:
+    DuckDB lets one process write a file at a time.
+    """
+
+    def __init__(self, path: Path, con: duckdb.DuckDBPyConnection, read_only: bool) -> None:
+        self.path = path
+        self.read_only = read_only
+        self._con = con
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release the file (and its lock)."""
+        self._con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r})"
+
+    # -- writing ---------------------------------------------------------------------
+
+    def save(self, run: Run) -> str:
+        """Store ``run`` whole, in one transaction, and return (and set) its id.
+
+        Either every table gets the run or none does: a failure at any point (or a
+        KeyboardInterrupt) rolls the transaction back.
+        """
+        if self.read_only:
+            raise ScsimError(f"store {self.path} is open read-only; cannot save a run")
+        run_id = new_run_id()
+        while self._con.execute("SELECT 1 FROM runs WHERE id = ?", [run_id]).fetchall():
+            run_id = new_run_id()  # pragma: no cover - 1 in 16M within one second
+
+        daily_long, layout = _daily_long(run.daily)
+        summary = _summary_frame(run)
+        has_agents = run.agents.width > 0
+        agents_table = _agents_table_name(run_id) if has_agents else None
+
+        con = self._con
+        con.begin()
+        try:
+            self._insert_run_row(run, run_id, layout, agents_table)
+            self._insert_frame(
+                "daily",
+                daily_long,
+                f"SELECT {_quote_literal(run_id)}, day, grp, metric, value FROM {{src}}",
+            )
+            self._insert_frame(
+                "summary",
+                summary,
+                f"SELECT {_quote_literal(run_id)}, metric, value, kind FROM {{src}}",
+            )
+            if agents_table is not None:
+                self._create_agents(agents_table, run_id, run.agents)
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+        run.run_id = run_id
+        return run_id
+
+    def _insert_run_row(
+        self, run: Run, run_id: str, layout: dict[str, Any], agents_table: str | None
+    ) -> None:
+        regime = run.regime
+        self._con.execute(
+            "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                run_id,
+                regime.name,
+                regime.content_hash(),
+                regime.to_yaml(),
+                json.dumps(run.params, default=_json_default, sort_keys=True),
+                int(run.population),
+                int(run.days),
+                int(run.seed),
+                _scsim_version(),
+                str(run.started),
+                str(run.finished),
+                float(run.seconds),
+                "complete",
+                json.dumps(layout),
+                agents_table,
+            ],
+        )
+
+    def _insert_frame(self, table: str, frame: pl.DataFrame, select: str) -> None:
+        """Bulk insert through Arrow (no Python loop over rows)."""
+        src = f"_scsim_src_{table}"
+        self._con.register(src, frame.to_arrow())
+        try:
+            self._con.execute(f"INSERT INTO {table} " + select.format(src=src))
+        finally:
+            self._con.unregister(src)
+
+    def _create_agents(self, table: str, run_id: str, agents: pl.DataFrame) -> None:
+        src = "_scsim_src_agents"
+        self._con.register(src, agents.to_arrow())
+        try:
+            self._con.execute(
+                f"CREATE TABLE {_quote_ident(table)} AS "
+                f"SELECT {_quote_literal(run_id)} AS run_id, * FROM {src}"
+            )
+        finally:
+            self._con.unregister(src)
+
+    # -- reading ---------------------------------------------------------------------
+
+    def runs(self) -> pl.DataFrame:
+        """What the store holds, one row per run, oldest first."""
+        cols = ", ".join(_RUNS_COLUMNS)
+        return self._con.sql(f"SELECT {cols} FROM runs ORDER BY id").pl()
+
+    def _run_row(self, run_id: str) -> dict[str, Any]:
+        cur = self._con.execute("SELECT * FROM runs WHERE id = ?", [run_id])
+        rows = cur.fetchall()  # fetchall completes the result; DuckDB 2 wants that
+        if not rows:
+            raise ScsimError(f"no run {run_id!r} in store {self.path}; {_HOW_TO_LIST}")
+        return dict(zip([d[0] for d in cur.description], rows[0], strict=True))
+
+    def load(self, run_id: str) -> Run:
+        """The stored run, with its regime rebuilt from the stored resolved YAML."""
+        from scsim.engine.result import Run
+
+        row = self._run_row(run_id)
+        layout = json.loads(row["layout"])
+        long = self._con.sql(
+            "SELECT day, grp, metric, value FROM daily WHERE run_id = ?", params=[run_id]
+        ).pl()
+        daily = _daily_wide(long, layout)
+        summary_rows = self._con.execute(
+            "SELECT metric, value, kind FROM summary WHERE run_id = ?", [run_id]
+        ).fetchall()
+        summary = {m: (math.nan if v is None else float(v)) for m, v, _ in summary_rows}
+        stocks = frozenset(m for m, _, kind in summary_rows if kind == "stock")
+        order = layout.get("summary", list(summary))
+        summary = {m: summary[m] for m in order if m in summary}
+        if row["agents_table"]:
+            agents = self._con.sql(
+                f"SELECT * EXCLUDE (run_id) FROM {_quote_ident(row['agents_table'])}"
+            ).pl()
+        else:
+            agents = pl.DataFrame()
+        return Run(
+            regime=_regime_from_yaml(row["regime_yaml"]),
+            population=row["population"],
+            days=row["days"],
+            seed=row["seed"],
+            daily=daily,
+            agents=agents,
+            summary=summary,
+            stocks=stocks,
+            seconds=row["seconds"],
+            started=row["started"],
+            finished=row["finished"],
+            params=json.loads(row["params"]),
+            run_id=run_id,
+        )
+
+    def export_parquet(self, run_id: str, directory: str | Path) -> list[Path]:
+        """Write the run's rows of each table to ``directory`` as Parquet files.
+
+        Files: ``runs.parquet`` (its one row), ``daily.parquet`` (long form, as stored),
+        ``summary.parquet`` and, if the run has agent columns, ``agents.parquet``.
+        DuckDB streams them, so a run larger than memory exports too.
+        """
+        row = self._run_row(run_id)
+        out = Path(directory)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ScsimError(f"cannot create export directory {out}: {e.strerror}") from e
+        rid = _quote_literal(run_id)
+        queries = {
+            "runs": f"SELECT * FROM runs WHERE id = {rid}",
+            "daily": f"SELECT * FROM daily WHERE run_id = {rid} ORDER BY day, grp, metric",
+            "summary": f"SELECT * FROM summary WHERE run_id = {rid} ORDER BY metric",
+        }
+        if row["agents_table"]:
+            queries["agents"] = f"SELECT * FROM {_quote_ident(row['agents_table'])}"
+        written = []
+        for name, query in queries.items():
+            path = out / f"{name}.parquet"
+            self._con.execute(f"COPY ({query}) TO {_quote_literal(str(path))} (FORMAT parquet)")
+            written.append(path)
+        return written
+
+
+def _daily_long(daily: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """The engine's wide daily frame as long rows, and what it takes to rebuild it."""
+    metrics = [c for c in daily.columns if c not in ("day", "group")]
+    layout: dict[str, Any] = {
+        "columns": [[c, str(daily.schema[c])] for c in daily.columns],
+        "groups": daily.get_column("group").cast(pl.String).unique(maintain_order=True).to_list()
+        if "group" in daily.columns
+        else [],
+    }
+    frame = daily.select(
+        pl.col("day").cast(pl.Int32),
+        (pl.col("group").cast(pl.String) if "group" in daily.columns else pl.lit("all")).alias(
+            "grp"
+        ),
+        *(pl.col(m).cast(pl.Float64) for m in metrics),
+    )
+    long = frame.unpivot(
+        index=["day", "grp"], on=metrics, variable_name="metric", value_name="value"
+    )
+    return long, layout
+
+
+def _daily_wide(long: pl.DataFrame, layout: dict[str, Any]) -> pl.DataFrame:
+    """Inverse of :func:`_daily_long`: same columns, order, dtypes and row order."""
+    columns = [name for name, _ in layout["columns"]]
+    if long.height == 0:
+        return pl.DataFrame(
+            {name: pl.Series(name, [], dtype=_dtype_from_name(t)) for name, t in layout["columns"]}
+        )
+    wide = long.pivot(on="metric", index=["day", "grp"], values="value")
+    ranks = {g: i for i, g in enumerate(layout["groups"])}
+    wide = (
+        wide.with_columns(pl.col("grp").replace_strict(ranks, default=len(ranks)).alias("_rank"))
+        .sort("day", "_rank")
+        .drop("_rank")
+        .rename({"grp": "group"})
+    )
+    if "group" not in columns:
+        wide = wide.drop("group")
+    casts = []
+    for name, type_name in layout["columns"]:
+        dtype = _dtype_from_name(type_name)
+        casts.append(pl.col(name).cast(dtype) if dtype is not None else pl.col(name))
+    return wide.select(casts).select(columns)
+
+
+def _summary_frame(run: Run) -> pl.DataFrame:
+    names = list(run.summary)
+    return pl.DataFrame(
+        {
+            "metric": pl.Series(names, dtype=pl.String),
+            "value": pl.Series([float(run.summary[n]) for n in names], dtype=pl.Float64),
+            "kind": pl.Series(
+                ["stock" if n in run.stocks else "flow" for n in names], dtype=pl.String
+            ),
+        }
+    )
+
+
+def _regime_from_yaml(text: str) -> Any:
+    """Rebuild a regime from its stored resolved YAML through the public loader."""
+    from scsim.regime import load_regime
+
+    with tempfile.TemporaryDirectory(prefix="scsim-") as tmp:
+        path = Path(tmp) / "regime.yaml"
+        path.write_text(text, encoding="utf-8")
+        try:
+            return load_regime(str(path))
+        except ScsimError as e:
+            raise ScsimError(
+                f"the stored regime no longer loads with this version of scsim: {e}"
+            ) from e
+
+
+def open_store(path: str | Path = DEFAULT_PATH, *, read_only: bool = False) -> Store:
+    """Open (creating if needed) the store at ``path``.
+
+    ``read_only`` opens an existing store without taking the write lock, so several
+    readers can look while nothing writes; a missing file is then an error rather than
+    a new empty store.
+    """
+    p = Path(path)
+    if not p.parent.is_dir():
+        raise ScsimError(
+            f"store path {str(p)!r}: directory {str(p.parent)!r} does not exist "
+            "(create it first, or pass another --store)"
+        )
+    if p.is_dir():
+        raise ScsimError(f"store path {str(p)!r} is a directory; pass a file path")
+    if read_only and not p.exists():
+        raise ScsimError(f"no store at {str(p)!r}; `scsim run` creates one")
+    try:
+        con = duckdb.connect(str(p), read_only=read_only)
+    except (duckdb.IOException, duckdb.Error) as e:
+        raise ScsimError(f"cannot open store {str(p)!r}: {e}") from e
+    try:
+        if not read_only:
+            con.execute(_DDL)
+            con.execute(
+                "INSERT INTO scsim_meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
+                [str(SCHEMA_VERSION)],
+            )
+        rows = con.execute("SELECT value FROM scsim_meta WHERE key = 'schema_version'").fetchall()
+        version = rows[0] if rows else None
+    except duckdb.CatalogException as e:
+        con.close()
+        raise ScsimError(f"{str(p)!r} is a DuckDB file but not an scsim store") from e
+    except BaseException:
+        con.close()
+        raise
+    if version is None or version[0] != str(SCHEMA_VERSION):
+        con.close()
+        found = None if version is None else version[0]
+        raise ScsimError(
+            f"store {str(p)!r} has schema version {found}, this scsim reads {SCHEMA_VERSION}"
+        )
+    return Store(p, con, read_only)

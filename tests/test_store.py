@@ -1,0 +1,310 @@
+"""The results store: round trips, listing, atomicity, Parquet export, clear errors."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+import scsim.store.duck as duck
+from scsim.engine.result import Run
+from scsim.errors import ScsimError
+from scsim.store import Store, new_run_id, open_store
+
+
+class FakeRegime:
+    """The part of the regime contract the store uses (name, YAML, hash)."""
+
+    def __init__(self, name: str = "fake", description: str = "A fake regime.") -> None:
+        self.name = name
+        self.description = description
+
+    def to_yaml(self) -> str:
+        return f"name: {self.name}\ndescription: {self.description}\n"
+
+    def content_hash(self) -> str:
+        return hashlib.sha256(self.to_yaml().encode()).hexdigest()
+
+    @classmethod
+    def from_yaml(cls, text: str) -> FakeRegime:
+        fields = dict(line.split(": ", 1) for line in text.strip().splitlines())
+        return cls(fields["name"], fields["description"])
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FakeRegime) and other.to_yaml() == self.to_yaml()
+
+
+def make_run(days: int = 5, n: int = 7, seed: int = 3, regime: object | None = None) -> Run:
+    """A small hand-built run with the shapes the engine promises (wide daily, groups)."""
+    groups = ["all", "g0", "g1"]
+    rows = [(d, g) for d in range(days) for g in groups]
+    daily = pl.DataFrame(
+        {
+            "day": pl.Series([d for d, _ in rows], dtype=pl.Int32),
+            "group": [g for _, g in rows],
+            "mean_score": [1000.0 - d * 1.5 - i for i, (d, _) in enumerate(rows)],
+            "grade_share.A": [0.5 + 0.01 * d for d, _ in rows],
+            "blacklisted": pl.Series([d * 2 for d, _ in rows], dtype=pl.Int64),
+            "events_true.jaywalking": pl.Series([d + 1 for d, _ in rows], dtype=pl.Int64),
+            "disparate_impact.flight_ban": [math.nan if d == 0 else 1.25 for d, _ in rows],
+        }
+    )
+    agents = pl.DataFrame(
+        {
+            "score": pl.Series([1000 - i for i in range(n)], dtype=pl.Int32),
+            "grade": pl.Series([i % 3 for i in range(n)], dtype=pl.UInt8),
+            "blacklisted": [i % 2 == 0 for i in range(n)],
+            "group": [f"g{i % 2}" for i in range(n)],
+        }
+    )
+    summary = {
+        "mean_score": 990.5,
+        "grade_share.A": 0.54,
+        "blacklisted": 8.0,
+        "events_true.jaywalking": 15.0,
+        "disparate_impact.flight_ban": 1.25,
+    }
+    return Run(
+        regime=regime or FakeRegime(),
+        population=n,
+        days=days,
+        seed=seed,
+        daily=daily,
+        agents=agents,
+        summary=summary,
+        stocks=frozenset({"mean_score", "grade_share.A", "blacklisted"}),
+        seconds=0.25,
+        started="2026-11-23T13:00:00+00:00",
+        finished="2026-11-23T13:00:00.250000+00:00",
+        params={"threads": 2, "chunk_size": None},
+    )
+
+
+@pytest.fixture
+def fake_loader(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rebuild stored regimes as FakeRegime: these tests are about the store alone."""
+    monkeypatch.setattr(duck, "_regime_from_yaml", FakeRegime.from_yaml)
+
+
+@pytest.fixture
+def store(tmp_path: Path, fake_loader: None) -> Store:
+    with open_store(tmp_path / "runs.duckdb") as s:
+        yield s
+
+
+def test_run_id_is_short_sortable_and_unique() -> None:
+    ids = {new_run_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    one = next(iter(ids))
+    date, time, tail = one.split("-")
+    assert len(date) == 8 and len(time) == 6 and len(tail) == 6
+    int(tail, 16)
+    from datetime import UTC, datetime
+
+    early = new_run_id(datetime(2026, 1, 1, tzinfo=UTC))
+    late = new_run_id(datetime(2026, 1, 1, 0, 0, 1, tzinfo=UTC))
+    assert early < late
+
+
+def test_save_then_load_round_trips(store: Store) -> None:
+    run = make_run()
+    run_id = store.save(run)
+    assert run.run_id == run_id
+
+    back = store.load(run_id)
+    assert_frame_equal(back.daily, run.daily)
+    assert_frame_equal(back.agents, run.agents)
+    assert back.summary == run.summary
+    assert list(back.summary) == list(run.summary)
+    assert back.stocks == run.stocks
+    assert back.regime == run.regime
+    assert (back.population, back.days, back.seed) == (run.population, run.days, run.seed)
+    assert (back.started, back.finished, back.seconds) == (run.started, run.finished, 0.25)
+    assert back.params == run.params
+    assert back.run_id == run_id
+
+
+def test_daily_is_stored_long_with_one_schema(store: Store) -> None:
+    run_id = store.save(make_run(days=2))
+    con = store._con
+    cols = [r[0] for r in con.execute("DESCRIBE daily").fetchall()]
+    assert cols == ["run_id", "day", "grp", "metric", "value"]
+    (count,) = con.execute("SELECT count(*) FROM daily WHERE run_id = ?", [run_id]).fetchall()[0]
+    assert count == 2 * 3 * 5  # days x groups x metrics
+    kinds = dict(con.execute("SELECT metric, kind FROM summary").fetchall())
+    assert kinds["mean_score"] == "stock" and kinds["events_true.jaywalking"] == "flow"
+
+
+def test_runs_lists_every_run_oldest_first(store: Store) -> None:
+    assert store.runs().height == 0
+    assert store.runs().columns == duck._RUNS_COLUMNS
+    a = store.save(make_run(seed=1))
+    b = store.save(make_run(seed=2, days=3, regime=FakeRegime("other")))
+    runs = store.runs()
+    assert runs["id"].to_list() == sorted([a, b])
+    assert runs.columns == [
+        "id",
+        "regime",
+        "population",
+        "days",
+        "seed",
+        "status",
+        "started",
+        "finished",
+        "seconds",
+    ]
+    row = runs.filter(pl.col("id") == b).row(0, named=True)
+    assert row["regime"] == "other" and row["days"] == 3 and row["seed"] == 2
+    assert row["status"] == "complete"
+
+
+def test_runs_survive_reopening(tmp_path: Path, fake_loader: None) -> None:
+    path = tmp_path / "s.duckdb"
+    with open_store(path) as s:
+        run_id = s.save(make_run())
+    with open_store(path, read_only=True) as s:
+        assert s.runs()["id"].to_list() == [run_id]
+        assert_frame_equal(s.load(run_id).daily, make_run().daily)
+
+
+def _tables(store: Store) -> dict[str, int]:
+    names = [r[0] for r in store._con.execute("SHOW TABLES").fetchall()]
+    return {n: store._con.execute(f'SELECT count(*) FROM "{n}"').fetchall()[0][0] for n in names}
+
+
+@pytest.mark.parametrize("step", ["_insert_frame", "_create_agents"])
+def test_failure_midway_leaves_nothing(
+    store: Store, monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    kept = store.save(make_run(seed=1))
+    before = _tables(store)
+    real = getattr(Store, step)
+    calls = []
+
+    def failing(self: Store, *args: object) -> None:
+        calls.append(args)
+        if step == "_create_agents" or len(calls) == 2:  # after daily went in
+            real(self, *args)
+            raise RuntimeError("disk on fire")
+        real(self, *args)
+
+    monkeypatch.setattr(Store, step, failing)
+    run = make_run(seed=2)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        store.save(run)
+    assert run.run_id is None
+    assert _tables(store) == before
+    assert store.runs()["id"].to_list() == [kept]
+    monkeypatch.undo()
+    # the store still works after the rollback
+    store._con  # noqa: B018
+    assert len(store.runs()) == 1
+
+
+def test_keyboard_interrupt_midway_leaves_nothing(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(self: Store, *args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Store, "_create_agents", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        store.save(make_run())
+    assert _tables(store) == {"scsim_meta": 1, "runs": 0, "daily": 0, "summary": 0}
+
+
+def test_readers_see_committed_runs_only(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[int] = []
+    real = Store._create_agents
+
+    def peek(self: Store, *args: object) -> None:
+        real(self, *args)
+        other = self._con.cursor()  # a second connection to the same database
+        seen.append(other.execute("SELECT count(*) FROM runs").fetchall()[0][0])
+        seen.append(other.execute("SELECT count(*) FROM daily").fetchall()[0][0])
+        other.close()
+
+    monkeypatch.setattr(Store, "_create_agents", peek)
+    store.save(make_run())
+    assert seen == [0, 0]
+    assert len(store.runs()) == 1
+
+
+def test_export_parquet_has_the_same_rows(store: Store, tmp_path: Path) -> None:
+    run = make_run()
+    run_id = store.save(run)
+    store.save(make_run(seed=9))  # another run must not leak into the export
+    paths = store.export_parquet(run_id, tmp_path / "out" / "nested")
+    assert [p.name for p in paths] == [
+        "runs.parquet",
+        "daily.parquet",
+        "summary.parquet",
+        "agents.parquet",
+    ]
+    runs = pl.read_parquet(paths[0])
+    assert runs["id"].to_list() == [run_id]
+    assert runs["seed"].to_list() == [run.seed]
+
+    daily = pl.read_parquet(paths[1])
+    assert daily.height == run.daily.height * 5
+    assert set(daily["run_id"]) == {run_id}
+    wide = (
+        daily.pivot(on="metric", index=["day", "grp"], values="value")
+        .sort("day", "grp")
+        .rename({"grp": "group"})
+    )
+    expected = run.daily.sort("day", "group").with_columns(
+        pl.col("blacklisted", "events_true.jaywalking").cast(pl.Float64)
+    )
+    assert_frame_equal(wide.select(expected.columns), expected)
+
+    summary = pl.read_parquet(paths[2])
+    assert dict(zip(summary["metric"], summary["value"], strict=True)) == run.summary
+
+    agents = pl.read_parquet(paths[3])
+    assert_frame_equal(agents.drop("run_id"), run.agents)
+
+
+def test_run_without_agent_columns(store: Store) -> None:
+    run = make_run()
+    run.agents = pl.DataFrame()
+    run_id = store.save(run)
+    assert store.load(run_id).agents.width == 0
+    assert len(store.export_parquet(run_id, store.path.parent / "x")) == 3
+
+
+def test_unknown_run_id_says_how_to_list(store: Store, tmp_path: Path) -> None:
+    with pytest.raises(ScsimError, match="scsim runs"):
+        store.load("20260101-000000-abcdef")
+    with pytest.raises(ScsimError, match="no run"):
+        store.export_parquet("nope", tmp_path)
+
+
+def test_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ScsimError, match="does not exist"):
+        open_store(tmp_path / "no" / "such" / "s.duckdb")
+    assert not (tmp_path / "no").exists()
+
+
+def test_read_only_needs_an_existing_store(tmp_path: Path) -> None:
+    with pytest.raises(ScsimError, match="no store"):
+        open_store(tmp_path / "s.duckdb", read_only=True)
+    assert not (tmp_path / "s.duckdb").exists()
+
+
+def test_not_a_store_is_a_clear_error(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.duckdb"
+    junk.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(ScsimError, match="cannot open store"):
+        open_store(junk)
+    foreign = tmp_path / "foreign.duckdb"
+    duckdb.connect(str(foreign)).close()
+    with pytest.raises(ScsimError, match="not an scsim store"):
+        open_store(foreign, read_only=True)
+    with pytest.raises(ScsimError, match="is a directory"):
+        open_store(tmp_path)
