@@ -8,8 +8,8 @@ Why this layout:
   metric names (``grade_share.<grade>``, ``sanctioned.<sanction>`` ...), so a wide table
   would need a schema per regime; the long form keeps one schema for all runs and makes
   cross-run queries (``WHERE metric = 'blacklisted'``) plain SQL. The wide frame's
-  column order, dtypes and group order are kept in ``runs.layout`` so ``load`` gives
-  back the frame the engine produced.
+  column order, dtypes and group order are kept in ``runs.layout`` (JSON) so ``load``
+  gives back the frame the engine produced.
 - ``summary``: ``(run_id, metric, value, kind)`` with ``kind`` ``'stock'`` or ``'flow'``.
 - agents: the final state has columns that depend on the regime (one score per
   operator, one flag per sanction ...), so each run gets its own table
@@ -120,12 +120,36 @@ def _scsim_version() -> str:
         return "0+unknown"
 
 
-def _dtype_from_name(name: str) -> pl.DataType | None:
-    """Back from ``str(dtype)`` to a polars dtype, for the plain types a metric has."""
-    dtype = getattr(pl, name, None)
+def _dtype_spec(dtype: pl.DataType) -> Any:
+    """A JSON form of a column's polars dtype, for what Arrow/DuckDB do not keep."""
+    if isinstance(dtype, pl.Enum):
+        return {"enum": dtype.categories.to_list()}
+    return str(dtype)
+
+
+def _dtype_from_spec(spec: Any) -> pl.DataType | None:
+    """Back from :func:`_dtype_spec`; ``None`` when the plain name is not a dtype."""
+    if isinstance(spec, dict):
+        return pl.Enum(spec["enum"])
+    dtype = getattr(pl, spec, None)
     if isinstance(dtype, type) and issubclass(dtype, pl.DataType):
         return dtype()
     return None
+
+
+def _schema_spec(frame: pl.DataFrame) -> list[list[Any]]:
+    return [[name, _dtype_spec(dtype)] for name, dtype in frame.schema.items()]
+
+
+def _restore_dtypes(frame: pl.DataFrame, spec: list[list[Any]]) -> pl.DataFrame:
+    """Cast columns back to the dtypes they had before the trip through DuckDB (an
+    Enum comes back as a string, a count stored as DOUBLE as a float)."""
+    casts = []
+    for name, type_spec in spec:
+        dtype = _dtype_from_spec(type_spec)
+        if dtype is not None and frame.schema[name] != dtype:
+            casts.append(pl.col(name).cast(dtype))
+    return frame.with_columns(casts) if casts else frame
 
 
 def _json_default(value: Any) -> Any:
@@ -177,6 +201,8 @@ class Store:
             run_id = new_run_id()  # pragma: no cover - 1 in 16M within one second
 
         daily_long, layout = _daily_long(run.daily)
+        layout["summary"] = list(run.summary)
+        layout["agents"] = _schema_spec(run.agents)
         summary = _summary_frame(run)
         has_agents = run.agents.width > 0
         agents_table = _agents_table_name(run_id) if has_agents else None
@@ -284,6 +310,7 @@ class Store:
             agents = self._con.sql(
                 f"SELECT * EXCLUDE (run_id) FROM {_quote_ident(row['agents_table'])}"
             ).pl()
+            agents = _restore_dtypes(agents, layout["agents"])
         else:
             agents = pl.DataFrame()
         return Run(
@@ -334,8 +361,17 @@ class Store:
 def _daily_long(daily: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, Any]]:
     """The engine's wide daily frame as long rows, and what it takes to rebuild it."""
     metrics = [c for c in daily.columns if c not in ("day", "group")]
+    keys = [c for c in ("day", "group") if c in daily.columns]
+    dup = daily.select(keys).filter(pl.struct(keys).is_duplicated())
+    if dup.height:
+        # Long form keys values by (day, group); two rows with one key cannot be told
+        # apart. That breaks the Run contract, so it is a bug, not a user error.
+        raise ValueError(
+            f"run.daily has {dup.height} rows sharing a (day, group) key, first "
+            f"{dup.row(0)}; the Run contract is one row per day and group"
+        )
     layout: dict[str, Any] = {
-        "columns": [[c, str(daily.schema[c])] for c in daily.columns],
+        "daily": _schema_spec(daily),
         "groups": daily.get_column("group").cast(pl.String).unique(maintain_order=True).to_list()
         if "group" in daily.columns
         else [],
@@ -355,10 +391,11 @@ def _daily_long(daily: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, Any]]:
 
 def _daily_wide(long: pl.DataFrame, layout: dict[str, Any]) -> pl.DataFrame:
     """Inverse of :func:`_daily_long`: same columns, order, dtypes and row order."""
-    columns = [name for name, _ in layout["columns"]]
+    spec = layout["daily"]
+    columns = [name for name, _ in spec]
     if long.height == 0:
         return pl.DataFrame(
-            {name: pl.Series(name, [], dtype=_dtype_from_name(t)) for name, t in layout["columns"]}
+            [pl.Series(name, [], dtype=_dtype_from_spec(t) or pl.Float64) for name, t in spec]
         )
     wide = long.pivot(on="metric", index=["day", "grp"], values="value")
     ranks = {g: i for i, g in enumerate(layout["groups"])}
@@ -368,13 +405,7 @@ def _daily_wide(long: pl.DataFrame, layout: dict[str, Any]) -> pl.DataFrame:
         .drop("_rank")
         .rename({"grp": "group"})
     )
-    if "group" not in columns:
-        wide = wide.drop("group")
-    casts = []
-    for name, type_name in layout["columns"]:
-        dtype = _dtype_from_name(type_name)
-        casts.append(pl.col(name).cast(dtype) if dtype is not None else pl.col(name))
-    return wide.select(casts).select(columns)
+    return _restore_dtypes(wide.select(columns), spec)
 
 
 def _summary_frame(run: Run) -> pl.DataFrame:
