@@ -1,0 +1,337 @@
+"""The day's stage kernels: pure functions of arrays, parallel over blocks of agents.
+
+Dense stages (behave, grade/list/sanction, record) sweep every agent once in id
+order. Events are sparse (most agents do nothing on most days), so observe and score
+work on a packed list of the day's events instead of per-agent arrays. Every
+per-block reduction is an integer sum, so results do not depend on the block size.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from scsim.engine import rng
+
+# A candidate event packs (agent, behaviour, observer, index) into one int64.
+_SHIFT_AGENT = np.int64(32)
+_SHIFT_BEH = np.int64(24)
+_SHIFT_OBS = np.int64(16)
+_BYTE = np.int64(0xFF)
+_WORD = np.int64(0xFFFF)
+_FLIP = np.uint64(0x5851F42D4C957F2D)
+
+ENTER = np.uint8(1)
+ENTER_CLEAN = np.uint8(2)
+
+
+@njit(inline="always", cache=True)
+def event_key(beh_key, e, o):
+    """The draw index of event e of a behaviour as seen by observer o."""
+    return beh_key + np.uint64(e * 256 + o + 1)
+
+
+@njit(inline="always", cache=True)
+def poisson_count(u, lam, max_count):
+    """Poisson(lam) by inversion of u, with the common no-event case in one compare.
+
+    ``u >= lam`` implies no event (P(n >= 1) = 1 - exp(-lam) <= lam), so the exp is
+    only paid on the rare days something may happen.
+    """
+    if u >= lam:
+        return 0
+    w = 1.0 - u
+    term = np.exp(-lam)
+    cdf = term
+    k = 0
+    while w > cdf and k < max_count:
+        k += 1
+        term *= lam / k
+        cdf += term
+    return k
+
+
+@njit(parallel=True, cache=True)
+def behave_observe(
+    key_b, key_o, chunk, group, lam_total, lam_group, lam_agent, beh_col, beh_key, beh_obs,
+    coverage, max_count, true_counts, cand, cand_n,
+):
+    """Draw each agent's true events and route each to the first observer it is in view of.
+
+    An agent's events of all behaviours form one Poisson stream of rate ``lam_total``
+    (the sum of its rates); each event is then one behaviour with chance proportional
+    to its rate. This is the same law as one Poisson count per behaviour, but costs one
+    draw per agent-day instead of one per behaviour: most agents do nothing on most days.
+
+    Writes per-block true event counts by (group, behaviour) and the packed candidate
+    events (in view of some observer) into per-block buffers; ``cand_n`` may exceed the
+    buffer width, which tells the driver to retry with wider buffers.
+    """
+    n = group.size
+    n_beh = beh_key.size
+    width = cand.shape[1]
+    nblocks = cand.shape[0]
+    per_agent = lam_total.size == n
+    true_counts[:] = 0
+    for blk in prange(nblocks):
+        c = 0
+        for i in range(blk * chunk, min(n, (blk + 1) * chunk)):
+            g = group[i]
+            total = lam_total[i] if per_agent else lam_total[g]
+            base = rng.agent_base(key_b, i)
+            count = poisson_count(rng.unit(rng.draw(base, np.uint64(0))), total, max_count)
+            if count == 0:
+                continue
+            obase = rng.agent_base(key_o, i)
+            for e in range(count):
+                target = rng.unit(rng.draw(base, np.uint64(e + 1))) * total
+                b = 0
+                acc = 0.0
+                while b < n_beh - 1:
+                    col = beh_col[b]
+                    acc += lam_agent[i, col] if col >= 0 else lam_group[g, b]
+                    if target < acc:
+                        break
+                    b += 1
+                true_counts[blk, g, b] += 1
+                for slot in range(beh_obs.shape[1]):
+                    o = beh_obs[b, slot]
+                    if o < 0:
+                        break
+                    if rng.unit(rng.draw(obase, event_key(beh_key[b], e, o))) < coverage[o]:
+                        if c < width:
+                            cand[blk, c] = (
+                                (np.int64(i) << _SHIFT_AGENT)
+                                | (np.int64(b) << _SHIFT_BEH)
+                                | (np.int64(o) << _SHIFT_OBS)
+                                | np.int64(e)
+                            )
+                        c += 1
+                        break
+        cand_n[blk] = c
+
+
+@njit(cache=True)
+def gather(cand, cand_n):
+    """The blocks' candidates as one array, in agent order."""
+    total = 0
+    for blk in range(cand_n.size):
+        total += cand_n[blk]
+    out = np.empty(total, dtype=np.int64)
+    t = 0
+    for blk in range(cand_n.size):
+        out[t : t + cand_n[blk]] = cand[blk, : cand_n[blk]]
+        t += cand_n[blk]
+    return out
+
+
+@njit(cache=True)
+def unpack(packed):
+    agent = (packed >> _SHIFT_AGENT).astype(np.int64)
+    beh = (packed >> _SHIFT_BEH) & _BYTE
+    obs = (packed >> _SHIFT_OBS) & _BYTE
+    idx = packed & _WORD
+    return agent, beh, obs, idx
+
+
+@njit(cache=True)
+def priorities(key_c, packed, beh_key):
+    """A random priority per candidate: capacity serves the lowest, whoever they are."""
+    out = np.empty(packed.size, dtype=np.uint64)
+    agent, beh, obs, idx = unpack(packed)
+    for t in range(packed.size):
+        base = rng.agent_base(key_c, agent[t])
+        out[t] = rng.draw(base, event_key(beh_key[beh[t]], idx[t], obs[t]))
+    return out
+
+
+@njit(cache=True)
+def match(key_m, packed, keep, n, group, fm_mult, beh_key, p_false, detection):
+    """Search each kept candidate: a false match, a correct attribution, or a miss.
+
+    A false match goes to another agent drawn uniformly (the doer escapes it);
+    ``detection`` applies to the events that were not falsely matched.
+    Returns (attributed, doer, behaviour, observer) of the recorded events.
+    """
+    agent, beh, obs, idx = unpack(packed)
+    m = packed.size
+    attr = np.empty(m, dtype=np.int64)
+    keep_rec = np.zeros(m, dtype=np.bool_)
+    for t in range(m):
+        if not keep[t]:
+            continue
+        i = agent[t]
+        o = obs[t]
+        h = rng.draw(rng.agent_base(key_m, i), event_key(beh_key[beh[t]], idx[t], o))
+        if n > 1 and rng.unit(h) < p_false[o] * fm_mult[group[i]]:
+            j = np.int64(rng.mix64(h ^ _FLIP) % np.uint64(n - 1))
+            attr[t] = j + 1 if j >= i else j
+            keep_rec[t] = True
+        elif rng.unit(rng.mix64(h)) < detection[o]:
+            attr[t] = i
+            keep_rec[t] = True
+    return attr[keep_rec], agent[keep_rec], beh[keep_rec], obs[keep_rec]
+
+
+@njit(cache=True)
+def apply_rules(
+    attr, doer, beh, group, rule_beh, rule_pts, rule_cap, rule_slot, score, score_clean,
+    used, used_clean, enter_beh, flags, rec_counts, false_attr, wrongful_pen, track_clean,
+):
+    """Points of the day's recorded events land on the agents they are attributed to.
+
+    The clean copy (``score_clean``) sees only correctly attributed events: it is the
+    counterfactual without false attributions, from which ``wrongfully_sanctioned`` is
+    exact. Yearly caps (``max_per_year``) count separately in each copy.
+    """
+    for t in range(attr.size):
+        a = attr[t]
+        b = beh[t]
+        g = group[a]
+        wrong = a != doer[t]
+        rec_counts[g, b] += 1
+        if wrong:
+            false_attr[g] += 1
+        deducted = False
+        for r in range(rule_beh.size):
+            if rule_beh[r] != b:
+                continue
+            slot = rule_slot[r]
+            if slot < 0 or used[a, slot] < rule_cap[r]:
+                if slot >= 0:
+                    used[a, slot] += 1
+                score[a] = _add_sat(score[a], rule_pts[r])
+                deducted = deducted or rule_pts[r] < 0
+            if track_clean and not wrong and (slot < 0 or used_clean[a, slot] < rule_cap[r]):
+                if slot >= 0:
+                    used_clean[a, slot] += 1
+                score_clean[a] = _add_sat(score_clean[a], rule_pts[r])
+        if wrong and deducted:
+            wrongful_pen[g] += 1
+        if enter_beh[b]:
+            flags[a] |= ENTER
+            if not wrong:
+                flags[a] |= ENTER_CLEAN
+
+
+@njit(inline="always", cache=True)
+def _add_sat(s, d):
+    x = np.int64(s) + d
+    return max(min(x, 2147483647), -2147483647)
+
+
+@njit(inline="always", cache=True)
+def _clamp(s, lo, hi):
+    return max(min(np.int64(s), hi), lo)
+
+
+@njit(inline="always", cache=True)
+def _couple(i, s, old, indptr, indices, liability, lo, hi):
+    """Move a score ``liability`` of the way to its friends' mean (read from ``old``)."""
+    start, stop = indptr[i], indptr[i + 1]
+    if stop == start:
+        return s
+    tot = np.int64(0)
+    for p in range(start, stop):
+        tot += _clamp(old[indices[p]], lo, hi)
+    mean = tot / (stop - start)
+    return s + np.int64(np.round(liability * (mean - s)))
+
+
+@njit(inline="always", cache=True)
+def _grade(s, grade_min):
+    for k in range(grade_min.size):
+        if s >= grade_min[k]:
+            return k
+    return grade_min.size
+
+
+@njit(inline="always", cache=True)
+def _step_list(listed, gdays, g, entered, enter_grade, enter_days, exit_after):
+    """One day of the list: count days on it, leave after ``exit_after``, or enter.
+
+    Leaving the list restarts the consecutive-days count, so a grade rule needs its full
+    ``for_days`` again before it can list the agent anew.
+    """
+    if listed > 0:
+        listed += 1
+        if exit_after >= 0 and listed > exit_after:
+            return 0, 0
+        return listed, gdays
+    for e in range(enter_grade.size):
+        if g == enter_grade[e] and gdays >= enter_days[e]:
+            entered = True
+    return (1 if entered else 0), gdays
+
+
+@njit(parallel=True, cache=True)
+def settle(
+    chunk, group, indptr, indices, liability, lo, hi, grade_min,
+    enter_grade, enter_days, exit_after, wrong_tab,
+    old, score, grade, gdays, listed,
+    old_c, score_c, grade_c, gdays_c, listed_c, track_clean, flags,
+    sum_score, state_n, wrongful_n, smin, smax,
+):
+    """Couple, grade and list every agent, and reduce the day's stocks.
+
+    Reads scores after the day's deltas from ``old`` (the same array as ``score`` when
+    liability is off) and writes clamped, coupled scores to ``score``. Sanctions are a
+    function of (grade, listed), so the kernel only counts agents per (group, grade,
+    listed); ``wrong_tab[k, l, kc, lc]`` says whether the real state carries a sanction
+    that the clean counterfactual state does not.
+    """
+    n = group.size
+    nblocks = sum_score.shape[0]
+    for blk in prange(nblocks):
+        sum_score[blk] = 0
+        state_n[blk] = 0
+        wrongful_n[blk] = 0
+        mn = hi
+        mx = lo
+        for i in range(blk * chunk, min(n, (blk + 1) * chunk)):
+            gr = group[i]
+            f = flags[i]
+            flags[i] = 0
+            s = _clamp(old[i], lo, hi)
+            if liability > 0.0:
+                s = _couple(i, s, old, indptr, indices, liability, lo, hi)
+            score[i] = s
+            k = _grade(s, grade_min)
+            gd = min(gdays[i] + 1, 65535) if k == grade[i] else 1
+            ld, gd = _step_list(
+                listed[i], gd, k, (f & ENTER) != 0, enter_grade, enter_days, exit_after
+            )
+            grade[i], gdays[i], listed[i] = k, gd, ld
+            on_list = 1 if ld > 0 else 0
+            if track_clean:
+                sc = _clamp(old_c[i], lo, hi)
+                if liability > 0.0:
+                    sc = _couple(i, sc, old_c, indptr, indices, liability, lo, hi)
+                score_c[i] = sc
+                kc = _grade(sc, grade_min)
+                gdc = min(gdays_c[i] + 1, 65535) if kc == grade_c[i] else 1
+                ldc, gdc = _step_list(
+                    listed_c[i], gdc, kc, (f & ENTER_CLEAN) != 0, enter_grade, enter_days,
+                    exit_after,
+                )
+                grade_c[i], gdays_c[i], listed_c[i] = kc, gdc, ldc
+                if wrong_tab[k, on_list, kc, 1 if ldc > 0 else 0]:
+                    wrongful_n[blk, gr] += 1
+            sum_score[blk, gr] += s
+            state_n[blk, gr, k, on_list] += 1
+            mn = min(mn, s)
+            mx = max(mx, s)
+        smin[blk] = mn
+        smax[blk] = mx
+
+
+@njit(parallel=True, cache=True)
+def histogram(chunk, score, lo, width, hist):
+    """Per-block counts of scores in bins of ``width`` from ``lo`` (for the Gini)."""
+    n = score.size
+    nb = hist.shape[1]
+    for blk in prange(hist.shape[0]):
+        hist[blk] = 0
+        for i in range(blk * chunk, min(n, (blk + 1) * chunk)):
+            j = (np.int64(score[i]) - lo) // width
+            hist[blk, min(max(j, 0), nb - 1)] += 1

@@ -1,0 +1,40 @@
+"""What a simulation hands back: the frames a user reads and the facts the store keeps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from scsim.regime import Regime
+
+
+@dataclass
+class Run:
+    """One finished simulation.
+
+    ``daily`` has one row per (day, group) with ``group == "all"`` for the whole
+    population, then one column per metric (DESIGN.md names). ``agents`` is the final
+    state, one row per agent. ``summary`` maps each metric to its value for the run:
+    a stock's value on the last day, a flow's total over the run.
+    """
+
+    regime: Regime
+    population: int
+    days: int
+    seed: int
+    daily: pl.DataFrame
+    agents: pl.DataFrame
+    summary: dict[str, float]
+    stocks: frozenset[str]
+    seconds: float
+    started: str
+    finished: str
+    params: dict[str, Any] = field(default_factory=dict)
+    run_id: str | None = None
+
+    @property
+    def agent_days_per_s(self) -> float:
+        return self.population * self.days / self.seconds if self.seconds > 0 else 0.0
