@@ -50,17 +50,19 @@ def _parse(text: str, where: str) -> Any:
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
-        problem = " ".join(str(p).strip().splitlines()[0] for p in (exc.context, exc.problem) if p)
-        if "duplicate key" in problem or type(exc).__name__ == "DuplicateKeyError":
-            problem = _duplicate_problem(exc)
-        raise RegimeError(f"{where}:{line}: YAML error: {problem}") from None
+        context = str(exc.context or "").strip()
+        if context and exc.context_mark is not None and exc.context_mark.line + 1 != line:
+            context += f" (started at line {exc.context_mark.line + 1})"
+        problem = str(exc.problem or "").strip()
+        if type(exc).__name__ == "DuplicateKeyError":
+            raise RegimeError(
+                f"{where}:{line}: YAML error: {problem.splitlines()[0]} "
+                "(allowed: each key once per mapping)"
+            ) from None
+        text = " ".join(p.splitlines()[0] for p in (context, problem) if p)
+        raise RegimeError(f"{where}:{line}: YAML error: {text}") from None
     except YAMLError as exc:
         raise RegimeError(f"{where}:1: YAML error: {exc}") from None
-
-
-def _duplicate_problem(exc: MarkedYAMLError) -> str:
-    problem = str(exc.problem or "").strip().splitlines()[0] if exc.problem else ""
-    return f"duplicate key {problem}".strip() if "duplicate" not in problem else problem
 
 
 def dump_yaml(data: Any) -> str:
@@ -99,7 +101,7 @@ def _line_of(data: Any, loc: Loc) -> int:
     """1-based line of the deepest key of ``loc`` that exists in the file."""
     line = 0
     if isinstance(data, CommentedMap | CommentedSeq):
-        line = data.lc.line
+        line = data.lc.line or 0
     node = data
     for part in loc:
         if isinstance(node, CommentedMap) and part in node:
@@ -293,7 +295,7 @@ def _show(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
-        return _num(value)
+        return repr(value)
     if isinstance(value, str):
         return repr(value)
     try:
@@ -363,7 +365,11 @@ def _explain(err: Any) -> tuple[Loc, str, Any, str]:
 def _format_validation(
     exc: ValidationError, data: Any, where: str, overrides: list[tuple[Loc, str]]
 ) -> str:
-    err = exc.errors(include_url=False)[0]
+    errors = exc.errors(include_url=False)
+    # A misspelt key shows up twice: as unknown and as the real one missing. The
+    # unknown key is the one the user can act on.
+    unknown = [e for e in errors if e["type"] == "extra_forbidden"]
+    err = (unknown or errors)[0]
     loc, problem, got, allowed = _explain(err)
     key = ".".join(str(p) for p in loc)
     for path, text in reversed(overrides):

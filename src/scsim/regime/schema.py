@@ -79,6 +79,10 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
 
 
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else repr(x)
+
+
 def _unique(items: list[Any], attr: str, where: str, kind: str) -> None:
     seen: set[str] = set()
     for i, item in enumerate(items):
@@ -116,14 +120,14 @@ class Score(_Model):
                 ("floor",),
                 "floor above initial",
                 self.floor,
-                f"a number <= initial ({self.initial})",
+                f"a number <= initial ({_num(self.initial)})",
             )
         if self.ceiling is not None and self.ceiling < self.initial:
             raise RegimeFieldError(
                 ("ceiling",),
                 "ceiling below initial",
                 self.ceiling,
-                f"a number >= initial ({self.initial})",
+                f"a number >= initial ({_num(self.initial)})",
             )
         return self
 
@@ -456,14 +460,14 @@ class Regime(_Model):
                     ("grades", i, "min"),
                     "missing min (only the last grade has none)",
                     None,
-                    "a number" + (f" < {previous}" if previous is not None else ""),
+                    "a number" + (f" < {_num(previous)}" if previous is not None else ""),
                 )
             if previous is not None and grade.min >= previous:
                 raise RegimeFieldError(
                     ("grades", i, "min"),
                     "grade mins must decrease strictly (highest grade first)",
                     grade.min,
-                    f"a number < {previous}",
+                    f"a number < {_num(previous)}",
                 )
             previous = grade.min
 
