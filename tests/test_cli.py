@@ -277,3 +277,32 @@ def test_the_installed_script_prints_no_traceback(tmp_path: Path) -> None:
         assert proc.returncode == 2, proc.stderr
         assert "Traceback" not in proc.stderr and proc.stdout == ""
     assert stored(tmp_path / "s.duckdb") == 0
+
+
+def test_json_keeps_stray_output_off_stdout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = scsim.simulate
+
+    def chatty(*args: object, **kwargs: object) -> object:
+        print("compiling kernels...")  # a library talking on stdout
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(scsim, "simulate", chatty)
+    db = tmp_path / "s.duckdb"
+    result = invoke("run", "rongcheng", *SMALL, "--store", db, "--json")
+    assert result.exit_code == 0, result.output
+    assert "compiling kernels..." in result.stderr
+    assert set(json.loads(result.stdout)) == JSON_KEYS
+
+
+def test_progress_bar_reports_days_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    from scsim.cli import _progress_bar
+
+    with _progress_bar(3, enabled=True) as progress:
+        assert progress is not None
+        for day in range(1, 4):
+            progress(day, 3)
+    with _progress_bar(3, enabled=False) as progress:
+        assert progress is None
+    assert capsys.readouterr().out == ""

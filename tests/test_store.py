@@ -331,3 +331,10 @@ def test_real_regime_comes_back_from_its_stored_yaml(tmp_path: Path) -> None:
     assert back.regime == regime
     assert back.regime.content_hash() == regime.content_hash()
     assert back.regime.score.initial == 950
+
+
+def test_largest_seed_and_population_fit(store: Store) -> None:
+    run = make_run(seed=2**63 - 1)
+    run.population = 2_000_000_000
+    back = store.load(store.save(run))
+    assert (back.seed, back.population) == (2**63 - 1, 2_000_000_000)
