@@ -111,7 +111,7 @@ def test_on_is_a_string_key_in_yaml_1_2(tmp_path: Path) -> None:
 def test_defaults_filled_in_by_to_yaml(tmp_path: Path) -> None:
     minimal = "name: tiny\ngrades: [{name: A}]\nbehaviours: {x: {rate: 0.1}}\n"
     regime = load_regime(write(tmp_path, minimal))
-    assert regime.groups[0].name == "all" and regime.groups[0].share == 1.0
+    assert regime.groups[0].name == "everyone" and regime.groups[0].share == 1.0
     text = regime.to_yaml()
     for key in ("network:", "liability:", "households:", "mean_size:", "score:", "floor:"):
         assert key in text
@@ -176,6 +176,19 @@ def test_later_override_wins(tmp_path: Path) -> None:
     assert regime.rules[0].points == -2
 
 
+def test_override_creates_missing_sections(tmp_path: Path) -> None:
+    path = write(tmp_path, "name: tiny\ngrades: [{name: A}]\nbehaviours: {x: {rate: 0.1}}\n")
+    regime = load_regime(path, ["network.liability=0.3", "households.mean_size=2"])
+    assert regime.network.liability == 0.3 and regime.network.degree == 10
+    assert regime.households.mean_size == 2
+    with pytest.raises(RegimeError) as info:
+        load_regime(path, ["blacklist.exit.after_days=5"])
+    message = str(info.value)
+    assert message.startswith("--set blacklist.exit.after_days=5: blacklist.enter: missing")
+    with pytest.raises(RegimeError, match=r"no key 'groups' in \(top level\)"):
+        load_regime(path, ["groups.0.share=1"])
+
+
 @pytest.mark.parametrize(
     ("override", "needles"),
     [
@@ -193,6 +206,11 @@ def test_later_override_wins(tmp_path: Path) -> None:
         ("network.liability=2", ["--set network.liability=2", "network.liability", "<= 1"]),
         ("rules.0.pointz=3", ["--set rules.0.pointz=3", "unknown key", "on, points, max_per_year"]),
         ("groups.0.share=0.3", ["--set groups.0.share=0.3", "groups", "sum to 1"]),
+        ("households.mean_size=30", ["--set households.mean_size=30", "<= 20"]),
+        ("network.degree=1.5", ["--set network.degree=1.5", "wrong type", "an integer"]),
+        ("behaviours.newb={}", ["--set behaviours.newb={}", "behaviours.newb.rate", "missing"]),
+        ("behaviours.x.ratez=1", ["--set behaviours.x.ratez=1", "unknown key", "rate, spread"]),
+        ("rules.0={on: x}", ["--set rules.0={on: x}", "rules.0.points", "missing"]),
     ],
 )
 def test_bad_overrides(tmp_path: Path, override: str, needles: list[str]) -> None:
@@ -385,7 +403,7 @@ BAD = [
         18,
         "blacklist.enter.0",
         "unrecognised",
-        "grade, for_days",
+        "{grade, for_days}",
     ),
     (
         "applies_to a word other than blacklisted",
@@ -410,6 +428,14 @@ BAD = [
         "rewards.0.name",
         "duplicate",
         "not used by another",
+    ),
+    (
+        "group named all",
+        replace("{name: a, share: 0.5}", "{name: all, share: 0.5}"),
+        24,
+        "groups.0.name",
+        "whole population",
+        "any other name",
     ),
     (
         "zero share",

@@ -105,6 +105,8 @@ def _line_of(data: Any, loc: Loc) -> int:
     node = data
     for part in loc:
         if isinstance(node, CommentedMap) and part in node:
+            if part not in node.lc.data:
+                break  # put there by an override: no line in the file
             line = node.lc.key(part)[0]
             node = node[part]
         elif (
@@ -113,6 +115,8 @@ def _line_of(data: Any, loc: Loc) -> int:
             and not isinstance(part, bool)
             and 0 <= part < len(node)
         ):
+            if part not in node.lc.data:
+                break
             line = node.lc.item(part)[0]
             node = node[part]
         else:
@@ -278,7 +282,7 @@ def _describe(tp: Any, meta: Sequence[Any] = (), nullable: bool = False) -> str:
             if getattr(m, "min_length", None):
                 text += f" with at least {m.min_length} entry"
     elif _is_model(bare):
-        text = "a mapping with keys " + ", ".join(bare.model_fields)
+        text = "a mapping {" + ", ".join(bare.model_fields) + "}"
     else:
         text = getattr(bare, "__name__", str(bare))
     if nullable:
@@ -383,7 +387,8 @@ def _format_validation(
 
 
 def _override(data: Any, text: str) -> Loc:
-    """Apply one ``dotted.key=value`` to the raw mapping in place; return its path."""
+    """Apply one ``dotted.key=value`` to the raw mapping in place; return the path
+    that errors are blamed on: the key set, or the first section it had to create."""
     where = f"--set {text}"
     key, eq, raw = text.partition("=")
     key = key.strip()
@@ -405,6 +410,7 @@ def _override(data: Any, text: str) -> Loc:
         ) from None
     node = data
     path: list[str | int] = []
+    created: int | None = None
     for i, part in enumerate(parts_text):
         last = i == len(parts_text) - 1
         here = ".".join(str(p) for p in path) or "(top level)"
@@ -449,6 +455,8 @@ def _override(data: Any, text: str) -> Loc:
                     # An optional section absent from the file: start it empty.
                     node[part] = CommentedMap()
                     node = node[part]
+                    if created is None:
+                        created = len(path)
                 else:
                     existing = ", ".join(str(k) for k in node) or "none"
                     raise RegimeError(
@@ -471,7 +479,7 @@ def _override(data: Any, text: str) -> Loc:
                     f"a path ending at {here}",
                 )
             )
-    return tuple(path)
+    return tuple(path[:created]) if created is not None else tuple(path)
 
 
 # ---------------------------------------------------------------------------- entry

@@ -315,7 +315,9 @@ class Network(_Model):
 class Group(_Model):
     """A share of the population with its own behaviour rates and matcher errors."""
 
-    name: Label = Field(description="Name of the group.")
+    name: Label = Field(
+        description='Name of the group ("all" is reserved for the whole population).'
+    )
     share: float = Field(gt=0, le=1, description="Share of the population in this group.")
     rate_multiplier: dict[BehaviourName, Annotated[float, Field(ge=0, le=MAX_POINTS)]] = Field(
         default_factory=dict,
@@ -357,7 +359,7 @@ class Regime(_Model):
     rewards: list[Sanction] = Field(default_factory=list, description="Perks.")
     network: Network = Field(default_factory=Network, description="Friendship graph.")
     groups: list[Group] = Field(
-        default_factory=lambda: [Group(name="all", share=1.0)],
+        default_factory=lambda: [Group(name="everyone", share=1.0)],
         min_length=1,
         max_length=MAX_GROUPS,
         description="Population groups; shares sum to 1.",
@@ -473,15 +475,14 @@ class Regime(_Model):
 
     def _check_groups(self, allowed_b: str) -> None:
         _unique(self.groups, "name", "groups", "group")
-        if len(self.groups) > 1:
-            for i, group in enumerate(self.groups):
-                if group.name == "all":
-                    raise RegimeFieldError(
-                        ("groups", i, "name"),
-                        "'all' names the whole population in the metrics",
-                        "all",
-                        "any other name",
-                    )
+        for i, group in enumerate(self.groups):
+            if group.name == "all":
+                raise RegimeFieldError(
+                    ("groups", i, "name"),
+                    "'all' names the whole population in the metrics",
+                    "all",
+                    "any other name",
+                )
         for i, group in enumerate(self.groups):
             for b in group.rate_multiplier:
                 if b not in self.behaviours:

@@ -142,9 +142,7 @@ def _applies_to(draw: st.DrawFn, grades: list[str], listed: bool) -> Any:
 @st.composite
 def _groups(draw: st.DrawFn, behaviours: list[str]) -> list[dict[str, Any]]:
     n = draw(st.integers(1, 3))
-    names = draw(
-        st.lists(_LABEL.filter(lambda s: n == 1 or s != "all"), min_size=n, max_size=n, unique=True)
-    )
+    names = draw(st.lists(_LABEL.filter(lambda s: s != "all"), min_size=n, max_size=n, unique=True))
     weights = draw(st.lists(st.integers(1, 10), min_size=n, max_size=n))
     total = sum(weights)
     shares = [w / total for w in weights[:-1]]
