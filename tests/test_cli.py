@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -86,6 +87,7 @@ def test_run_prints_a_grouped_summary(tmp_path: Path) -> None:
     out = result.stdout
     for text in [run_id, "agent-days/s", "seconds", "mean_score", "grade_share.AAA"]:
         assert text in out
+    assert re.search(r"grade_share\.A .*\d%", out)  # shares as percentages
     for section in ["score", "grades", "events"]:
         assert section in out
     assert out.index("mean_score") < out.index("grade_share.AAA") < out.index("events_true")

@@ -165,9 +165,15 @@ def _section_of(metric: str) -> str:
     return "other"
 
 
-def _fmt(value: float) -> str:
+# Metric families whose values are shares of the population, shown as percentages.
+_SHARES = ("grade_share",)
+
+
+def _fmt(value: float, share: bool = False) -> str:
     if not math.isfinite(value):
         return "n/a"
+    if share:
+        return f"{value * 100:.4g}%"
     if value == int(value) and abs(value) < 1e15:
         return f"{int(value):,}"
     return f"{value:,.6g}"
@@ -209,7 +215,8 @@ def _print_summary(run: Run) -> None:
         table.add_row(f"[bold]{title}[/]", "", "")
         for name in names:
             kind = "last day" if name in run.stocks else "total"
-            table.add_row(f"  {_escape(name)}", _fmt(run.summary[name]), kind)
+            share = name.split(".", 1)[0] in _SHARES
+            table.add_row(f"  {_escape(name)}", _fmt(run.summary[name], share), kind)
     console.print(table)
 
 
