@@ -244,17 +244,16 @@ def test_export_writes_parquet_with_the_stored_rows(
     assert result.exit_code == 0, result.output
     paths = [Path(line) for line in result.stdout.splitlines()]
     assert {p.name for p in paths} == {
-        "runs.parquet",
-        "daily.parquet",
-        "summary.parquet",
-        "agents.parquet",
+        f"{run_id}.{table}.parquet" for table in ("runs", "daily", "summary", "agents")
     }
     with open_store(db, read_only=True) as s:
         stored_run = s.load(run_id)
-    assert pl.read_parquet(out / "runs.parquet")["id"].to_list() == [run_id]
+    assert pl.read_parquet(out / f"{run_id}.runs.parquet")["id"].to_list() == [run_id]
     metrics = stored_run.daily.width - 2
-    assert pl.read_parquet(out / "daily.parquet").height == stored_run.daily.height * metrics
-    assert pl.read_parquet(out / "agents.parquet").height == 2000
+    assert (
+        pl.read_parquet(out / f"{run_id}.daily.parquet").height == stored_run.daily.height * metrics
+    )
+    assert pl.read_parquet(out / f"{run_id}.agents.parquet").height == 2000
 
 
 def test_export_of_an_unknown_run_says_how_to_list(

@@ -242,10 +242,10 @@ def test_export_parquet_has_the_same_rows(store: Store, tmp_path: Path) -> None:
     store.save(make_run(seed=9))  # another run must not leak into the export
     paths = store.export_parquet(run_id, tmp_path / "out" / "nested")
     assert [p.name for p in paths] == [
-        "runs.parquet",
-        "daily.parquet",
-        "summary.parquet",
-        "agents.parquet",
+        f"{run_id}.runs.parquet",
+        f"{run_id}.daily.parquet",
+        f"{run_id}.summary.parquet",
+        f"{run_id}.agents.parquet",
     ]
     runs = pl.read_parquet(paths[0])
     assert runs["id"].to_list() == [run_id]
@@ -280,6 +280,16 @@ def test_run_without_agent_columns(store: Store) -> None:
     run_id = store.save(run)
     assert store.load(run_id).agents.width == 0
     assert len(store.export_parquet(run_id, store.path.parent / "x")) == 3
+
+
+def test_exports_of_several_runs_share_a_directory(store: Store, tmp_path: Path) -> None:
+    ids = [store.save(make_run(seed=s)) for s in (1, 2)]
+    for run_id in ids:
+        store.export_parquet(run_id, tmp_path)
+    runs = pl.read_parquet(tmp_path / "*.runs.parquet")
+    assert sorted(runs["id"]) == sorted(ids)
+    daily = pl.read_parquet(tmp_path / "*.daily.parquet")
+    assert daily.height == 2 * make_run().daily.height * 5
 
 
 def test_unknown_run_id_says_how_to_list(store: Store, tmp_path: Path) -> None:

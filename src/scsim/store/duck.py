@@ -332,8 +332,10 @@ class Store:
     def export_parquet(self, run_id: str, directory: str | Path) -> list[Path]:
         """Write the run's rows of each table to ``directory`` as Parquet files.
 
-        Files: ``runs.parquet`` (its one row), ``daily.parquet`` (long form, as stored),
-        ``summary.parquet`` and, if the run has agent columns, ``agents.parquet``.
+        Files ``<run id>.<table>.parquet``: ``runs`` (its one row), ``daily`` (long form,
+        as stored), ``summary`` and, if the run has agent columns, ``agents``. The run id
+        in the name lets many runs share a directory, and each file carries its run id
+        column, so ``pl.read_parquet("dir/*.daily.parquet")`` stacks them.
         DuckDB streams them, so a run larger than memory exports too.
         """
         row = self._run_row(run_id)
@@ -352,7 +354,7 @@ class Store:
             queries["agents"] = f"SELECT * FROM {_quote_ident(row['agents_table'])}"
         written = []
         for name, query in queries.items():
-            path = out / f"{name}.parquet"
+            path = out / f"{run_id}.{name}.parquet"
             self._con.execute(f"COPY ({query}) TO {_quote_literal(str(path))} (FORMAT parquet)")
             written.append(path)
         return written
