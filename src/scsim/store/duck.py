@@ -87,8 +87,6 @@ _RUNS_COLUMNS = [
     "seconds",
 ]
 
-_HOW_TO_LIST = "see the stored runs with `scsim runs` (or `open_store(path).runs()`)"
-
 
 def new_run_id(now: datetime | None = None) -> str:
     """A short id that sorts by the time the run was stored: ``YYYYmmdd-HHMMSS-<6 hex>``.
@@ -286,7 +284,15 @@ class Store:
         cur = self._con.execute("SELECT * FROM runs WHERE id = ?", [run_id])
         rows = cur.fetchall()  # fetchall completes the result; DuckDB 2 wants that
         if not rows:
-            raise ScsimError(f"no run {run_id!r} in store {self.path}; {_HOW_TO_LIST}")
+            listing = (
+                "scsim runs"
+                if self.path == Path(DEFAULT_PATH)
+                else f"scsim runs --store {self.path}"
+            )
+            raise ScsimError(
+                f"no run {run_id!r} in store {self.path}; see the stored runs with "
+                f"`{listing}` (or `open_store(path).runs()`)"
+            )
         return dict(zip([d[0] for d in cur.description], rows[0], strict=True))
 
     def load(self, run_id: str) -> Run:
