@@ -16,6 +16,12 @@ Why this layout:
   ``agents_<run id>`` (``run_id`` plus the engine's columns, types preserved), named
   in ``runs.agents_table``. A run without agent columns has no such table.
 
+- ``scsim_meta``: ``schema_version``; a store written by another layout is refused
+  with a clear error rather than misread.
+
+Run ids are ``YYYYmmdd-HHMMSS-<6 hex>`` (UTC, time of storing): they sort by time to
+the second; runs stored within one second are in no particular order.
+
 A run becomes visible only complete: everything is written in one transaction, so
 readers see committed runs only and a failure midway leaves nothing behind.
 """
