@@ -175,14 +175,18 @@ def match(key_m, packed, keep, n, group, fm_mult, beh_key, p_false, detection):
 
 @njit(cache=True)
 def apply_rules(
-    attr, doer, beh, group, rule_beh, rule_pts, rule_cap, rule_slot, score, score_clean,
-    used, used_clean, enter_beh, flags, rec_counts, false_attr, wrongful_pen, track_clean,
+    attr, doer, beh, group, rule_beh, rule_pts, rule_cap, rule_slot, enter_beh, flags,
+    score, grade, gdays, listed, used, score_c, grade_c, gdays_c, listed_c, used_c, taint,
+    track_clean, rec_counts, false_attr, wrongful_pen,
 ):
     """Points of the day's recorded events land on the agents they are attributed to.
 
-    The clean copy (``score_clean``) sees only correctly attributed events: it is the
-    counterfactual without false attributions, from which ``wrongfully_sanctioned`` is
-    exact. Yearly caps (``max_per_year``) count separately in each copy.
+    The clean copy (``*_c``) is the counterfactual without false attributions, from
+    which ``wrongfully_sanctioned`` is exact. It is kept only for tainted agents: an
+    agent's clean state equals its real one until its first false attribution, when the
+    real state is copied over. (Under liability every agent starts tainted, since
+    friends' scores carry false attributions further.) Yearly caps count separately in
+    each copy.
     """
     for t in range(attr.size):
         a = attr[t]
@@ -192,6 +196,13 @@ def apply_rules(
         rec_counts[g, b] += 1
         if wrong:
             false_attr[g] += 1
+            if track_clean and not taint[a]:
+                taint[a] = 1
+                score_c[a], grade_c[a], gdays_c[a], listed_c[a] = (
+                    score[a], grade[a], gdays[a], listed[a]
+                )
+                used_c[a] = used[a]
+        clean = track_clean and not wrong and taint[a]
         deducted = False
         for r in range(rule_beh.size):
             if rule_beh[r] != b:
@@ -202,10 +213,10 @@ def apply_rules(
                     used[a, slot] += 1
                 score[a] = _add_sat(score[a], rule_pts[r])
                 deducted = deducted or rule_pts[r] < 0
-            if track_clean and not wrong and (slot < 0 or used_clean[a, slot] < rule_cap[r]):
+            if clean and (slot < 0 or used_c[a, slot] < rule_cap[r]):
                 if slot >= 0:
-                    used_clean[a, slot] += 1
-                score_clean[a] = _add_sat(score_clean[a], rule_pts[r])
+                    used_c[a, slot] += 1
+                score_c[a] = _add_sat(score_c[a], rule_pts[r])
         if wrong and deducted:
             wrongful_pen[g] += 1
         if enter_beh[b]:
@@ -269,7 +280,7 @@ def settle(
     chunk, group, indptr, indices, liability, lo, hi, grade_min,
     enter_grade, enter_days, exit_after, wrong_tab,
     old, score, grade, gdays, listed,
-    old_c, score_c, grade_c, gdays_c, listed_c, track_clean, flags,
+    old_c, score_c, grade_c, gdays_c, listed_c, taint, flags,
     sum_score, state_n, wrongful_n, smin, smax,
 ):
     """Couple, grade and list every agent, and reduce the day's stocks.
@@ -278,7 +289,8 @@ def settle(
     liability is off) and writes clamped, coupled scores to ``score``. Sanctions are a
     function of (grade, listed), so the kernel only counts agents per (group, grade,
     listed); ``wrong_tab[k, l, kc, lc]`` says whether the real state carries a sanction
-    that the clean counterfactual state does not.
+    that the clean counterfactual state does not. Only tainted agents have a clean state
+    of their own (see ``apply_rules``).
     """
     n = group.size
     nblocks = sum_score.shape[0]
@@ -303,7 +315,7 @@ def settle(
             )
             grade[i], gdays[i], listed[i] = k, gd, ld
             on_list = 1 if ld > 0 else 0
-            if track_clean:
+            if taint[i]:
                 sc = _clamp(old_c[i], lo, hi)
                 if liability > 0.0:
                     sc = _couple(i, sc, old_c, indptr, indices, liability, lo, hi)
@@ -326,12 +338,17 @@ def settle(
 
 
 @njit(parallel=True, cache=True)
-def histogram(chunk, score, lo, width, hist):
-    """Per-block counts of scores in bins of ``width`` from ``lo`` (for the Gini)."""
+def histogram(score, lo, width, hist):
+    """Counts of scores in bins of ``width`` from ``lo`` (for the Gini).
+
+    Each row of ``hist`` counts one slice of the agents; integer counts make the sum
+    the same for any slicing, so a few wide slices keep the zeroing cheap.
+    """
     n = score.size
-    nb = hist.shape[1]
-    for blk in prange(hist.shape[0]):
-        hist[blk] = 0
-        for i in range(blk * chunk, min(n, (blk + 1) * chunk)):
+    parts, nb = hist.shape
+    step = -(-n // parts)
+    for part in prange(parts):
+        hist[part] = 0
+        for i in range(part * step, min(n, (part + 1) * step)):
             j = (np.int64(score[i]) - lo) // width
-            hist[blk, min(max(j, 0), nb - 1)] += 1
+            hist[part, min(max(j, 0), nb - 1)] += 1

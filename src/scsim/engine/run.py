@@ -212,8 +212,9 @@ class DayLoop:
         attr, doer, beh, _ = events
         kernels.apply_rules(
             attr, doer, beh, self.pop.group, c.rule_beh, c.rule_pts, c.rule_cap, c.rule_slot,
-            s.score, s.score_c, s.used, s.used_c, c.enter_beh, s.flags,
-            counts["recorded"], counts["false"], counts["wrongful"], s.track_clean,
+            c.enter_beh, s.flags, s.score, s.grade, s.gdays, s.listed, s.used,
+            s.score_c, s.grade_c, s.gdays_c, s.listed_c, s.used_c, s.taint, s.track_clean,
+            counts["recorded"], counts["false"], counts["wrongful"],
         )
         return counts
 
@@ -231,7 +232,7 @@ class DayLoop:
             self.chunk, p.group, p.indptr, p.indices, c.liability, c.floor, c.ceiling,
             c.grade_min, c.enter_grade, c.enter_days, c.exit_after, c.wrong_tab,
             old, s.score, s.grade, s.gdays, s.listed,
-            old_c, s.score_c, s.grade_c, s.gdays_c, s.listed_c, s.track_clean, s.flags,
+            old_c, s.score_c, s.grade_c, s.gdays_c, s.listed_c, s.taint, s.flags,
             self.sum_score, self.state_n, self.wrongful_n, self.smin, self.smax,
         )
 
@@ -268,8 +269,8 @@ class DayLoop:
     def gini(self) -> float:
         lo, hi = int(self.smin.min()), int(self.smax.max())
         width = max(SCALE, -(-(hi - lo + 1) // GINI_BINS))
-        hist = np.zeros((self.nblocks, (hi - lo) // width + 1), dtype=np.int64)
-        kernels.histogram(self.chunk, self.state.score, lo, width, hist)
+        hist = np.empty((min(self.nblocks, 64), (hi - lo) // width + 1), dtype=np.int64)
+        kernels.histogram(self.state.score, lo, width, hist)
         values = (lo + width * np.arange(hist.shape[1])) / SCALE
         return gini_from_histogram(values, hist.sum(0))
 

@@ -1,8 +1,8 @@
 """The population's state under one regime: a struct of arrays, agent id = index.
 
 The ``*_c`` arrays are the clean counterfactual (the same life without false
-attributions). They exist only when some observer can falsely match; otherwise they
-alias the real arrays and cost nothing.
+attributions), read only where ``taint`` is set. They exist only when some observer
+can falsely match; otherwise they alias the real arrays and cost nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ class State:
     listed_c: np.ndarray
     used_c: np.ndarray
     flags: np.ndarray  # uint8: events of the day that call for listing
+    taint: np.ndarray  # uint8: 1 once the clean copy may differ from the real state
     track_clean: bool
 
     def nbytes(self) -> int:
@@ -54,4 +55,6 @@ def initial_state(c: Compiled, n: int) -> State:
         clean = (score.copy(), grade.copy(), gdays.copy(), listed.copy(), used.copy())
     else:
         clean = (score, grade, gdays, listed, used)
-    return State(score, grade, gdays, listed, used, *clean, np.zeros(n, np.uint8), track)
+    # Under liability a false attribution spreads through friends' scores: track all.
+    taint = np.full(n, track and c.liability > 0, dtype=np.uint8)
+    return State(score, grade, gdays, listed, used, *clean, np.zeros(n, np.uint8), taint, track)

@@ -1,0 +1,79 @@
+"""Throughput of the day loop and memory per agent, for a built-in regime.
+
+    python bench/throughput.py [--regime rongcheng] [--sizes 1000000 10000000] [--days 30]
+
+Prints, per population size: seconds to build the population, the median seconds of a
+day and its agent-days per second (plus the spread over days), the whole loop's
+agent-days per second, and the bytes per agent of the population and the state.
+Numba compilation is paid before timing starts (a small warm-up run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+
+import numba
+import numpy as np
+
+from scsim.engine.compile import compile_regime
+from scsim.engine.run import DEFAULT_CHUNK, DayLoop, simulate
+from scsim.population import build_population
+from scsim.regime import load_regime
+
+
+def measure(regime_name: str, n: int, days: int, seed: int = 1) -> dict[str, float]:
+    regime = load_regime(regime_name)
+    t0 = time.perf_counter()
+    pop = build_population(regime, n, seed)
+    build = time.perf_counter() - t0
+    loop = DayLoop(regime, compile_regime(regime, n), pop, seed, DEFAULT_CHUNK)
+    per_day = []
+    t1 = time.perf_counter()
+    for day in range(days):
+        t = time.perf_counter()
+        loop.step(day)
+        per_day.append(time.perf_counter() - t)
+    total = time.perf_counter() - t1
+    return {
+        "n": n,
+        "build_s": build,
+        "day_median_s": statistics.median(per_day),
+        "day_min_s": min(per_day),
+        "day_max_s": max(per_day),
+        "loop_rate": n * days / total,
+        "median_rate": n / statistics.median(per_day),
+        "pop_bytes": pop.nbytes() / n,
+        "state_bytes": loop.state.nbytes() / n,
+        "graph_bytes": (pop.indptr.nbytes + pop.indices.nbytes) / n,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--regime", default="rongcheng")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--days", type=int, default=30)
+    args = parser.parse_args()
+
+    simulate(args.regime, population=1_000, days=3)  # compile the kernels
+    print(f"regime {args.regime}, {args.days} days, {numba.get_num_threads()} threads, "
+          f"{platform.processor() or platform.machine()}, numba {numba.__version__}, "
+          f"numpy {np.__version__}")
+    print(f"{'agents':>12} {'build s':>8} {'day s (min/med/max)':>22} {'agent-days/s':>13} "
+          f"{'(loop)':>10} {'B/agent':>8} {'(pop+graph / state)':>20}")
+    for n in args.sizes:
+        r = measure(args.regime, n, args.days)
+        print(
+            f"{n:>12,} {r['build_s']:>8.2f} "
+            f"{r['day_min_s']:>7.3f}/{r['day_median_s']:.3f}/{r['day_max_s']:.3f} "
+            f"{r['median_rate']:>13.3g} {r['loop_rate']:>10.3g} "
+            f"{r['pop_bytes'] + r['state_bytes']:>8.1f} "
+            f"{r['pop_bytes']:>9.1f} ({r['graph_bytes']:.1f}) / {r['state_bytes']:.1f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
