@@ -59,11 +59,15 @@ def main() -> None:
     args = parser.parse_args()
 
     simulate(args.regime, population=1_000, days=3)  # compile the kernels
-    print(f"regime {args.regime}, {args.days} days, {numba.get_num_threads()} threads, "
-          f"{platform.processor() or platform.machine()}, numba {numba.__version__}, "
-          f"numpy {np.__version__}")
-    print(f"{'agents':>12} {'build s':>8} {'day s (min/med/max)':>22} {'agent-days/s':>13} "
-          f"{'(loop)':>10} {'B/agent':>8} {'(pop+graph / state)':>20}")
+    print(
+        f"regime {args.regime}, {args.days} days, {numba.get_num_threads()} threads, "
+        f"{platform.processor() or platform.machine()}, numba {numba.__version__}, "
+        f"numpy {np.__version__}"
+    )
+    print(
+        f"{'agents':>12} {'build s':>8} {'day s (min/med/max)':>22} {'agent-days/s':>13} "
+        f"{'(loop)':>10} {'B/agent':>8} {'(pop+graph / state)':>20}"
+    )
     for n in args.sizes:
         r = measure(args.regime, n, args.days)
         print(

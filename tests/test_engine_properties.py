@@ -26,11 +26,15 @@ def test_any_valid_regime_runs_within_its_bounds(regime, seed):
     shares = run.daily.select(pl.sum_horizontal(pl.col("^grade_share\\..*$"))).to_numpy()
     assert np.allclose(shares, 1.0)
     overall = run.daily.filter(pl.col("group") == "all")
-    per_group = run.daily.filter(pl.col("group") != "all").group_by("day").agg(
-        pl.col("^events_.*$").sum(), pl.col("blacklisted").sum()
-    ).sort("day")
+    per_group = (
+        run.daily.filter(pl.col("group") != "all")
+        .group_by("day")
+        .agg(pl.col("^events_.*$").sum(), pl.col("blacklisted").sum())
+        .sort("day")
+    )
     assert_frame_equal(
-        overall.select("^events_.*$", "blacklisted"), per_group.select("^events_.*$", "blacklisted"),
+        overall.select("^events_.*$", "blacklisted"),
+        per_group.select("^events_.*$", "blacklisted"),
         check_dtypes=False,
     )
     for b in regime.behaviours:

@@ -53,8 +53,21 @@ def poisson_count(u, lam, max_count):
 
 @njit(parallel=True, cache=True)
 def behave_observe(
-    key_b, key_o, chunk, group, lam_total, lam_group, lam_agent, beh_col, beh_key, beh_obs,
-    coverage, max_count, true_counts, cand, cand_n,
+    key_b,
+    key_o,
+    chunk,
+    group,
+    lam_total,
+    lam_group,
+    lam_agent,
+    beh_col,
+    beh_key,
+    beh_obs,
+    coverage,
+    max_count,
+    true_counts,
+    cand,
+    cand_n,
 ):
     """Draw each agent's true events and route each to the first observer it is in view of.
 
@@ -175,9 +188,31 @@ def match(key_m, packed, keep, n, group, fm_mult, beh_key, p_false, detection):
 
 @njit(cache=True)
 def apply_rules(
-    attr, doer, beh, group, rule_beh, rule_pts, rule_cap, rule_slot, enter_beh, flags,
-    score, grade, gdays, listed, used, score_c, grade_c, gdays_c, listed_c, used_c, taint,
-    track_clean, rec_counts, false_attr, wrongful_pen,
+    attr,
+    doer,
+    beh,
+    group,
+    rule_beh,
+    rule_pts,
+    rule_cap,
+    rule_slot,
+    enter_beh,
+    flags,
+    score,
+    grade,
+    gdays,
+    listed,
+    used,
+    score_c,
+    grade_c,
+    gdays_c,
+    listed_c,
+    used_c,
+    taint,
+    track_clean,
+    rec_counts,
+    false_attr,
+    wrongful_pen,
 ):
     """Points of the day's recorded events land on the agents they are attributed to.
 
@@ -199,7 +234,10 @@ def apply_rules(
             if track_clean and not taint[a]:
                 taint[a] = 1
                 score_c[a], grade_c[a], gdays_c[a], listed_c[a] = (
-                    score[a], grade[a], gdays[a], listed[a]
+                    score[a],
+                    grade[a],
+                    gdays[a],
+                    listed[a],
                 )
                 used_c[a] = used[a]
         clean = track_clean and not wrong and taint[a]
@@ -277,11 +315,35 @@ def _step_list(listed, gdays, g, entered, enter_grade, enter_days, exit_after):
 
 @njit(parallel=True, cache=True)
 def settle(
-    chunk, group, indptr, indices, liability, lo, hi, grade_min,
-    enter_grade, enter_days, exit_after, wrong_tab,
-    old, score, grade, gdays, listed,
-    old_c, score_c, grade_c, gdays_c, listed_c, taint, flags,
-    sum_score, state_n, wrongful_n, smin, smax,
+    chunk,
+    group,
+    indptr,
+    indices,
+    liability,
+    lo,
+    hi,
+    grade_min,
+    enter_grade,
+    enter_days,
+    exit_after,
+    wrong_tab,
+    old,
+    score,
+    grade,
+    gdays,
+    listed,
+    old_c,
+    score_c,
+    grade_c,
+    gdays_c,
+    listed_c,
+    taint,
+    flags,
+    sum_score,
+    state_n,
+    wrongful_n,
+    smin,
+    smax,
 ):
     """Couple, grade and list every agent, and reduce the day's stocks.
 
@@ -323,7 +385,12 @@ def settle(
                 kc = _grade(sc, grade_min)
                 gdc = min(gdays_c[i] + 1, 65535) if kc == grade_c[i] else 1
                 ldc, gdc = _step_list(
-                    listed_c[i], gdc, kc, (f & ENTER_CLEAN) != 0, enter_grade, enter_days,
+                    listed_c[i],
+                    gdc,
+                    kc,
+                    (f & ENTER_CLEAN) != 0,
+                    enter_grade,
+                    enter_days,
                     exit_after,
                 )
                 grade_c[i], gdays_c[i], listed_c[i] = kc, gdc, ldc

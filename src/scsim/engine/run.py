@@ -143,7 +143,8 @@ class DayLoop:
         self.smax = np.zeros(nblocks, dtype=np.int64)
         self.old = np.empty_like(self.state.score) if compiled.liability > 0 else None
         self.old_c = (
-            np.empty_like(self.state.score) if compiled.liability > 0 and self.state.track_clean
+            np.empty_like(self.state.score)
+            if compiled.liability > 0 and self.state.track_clean
             else None
         )
 
@@ -165,9 +166,21 @@ class DayLoop:
         key_o = rng.stage_key(self.seed, day, rng.OBSERVE)
         while True:
             kernels.behave_observe(
-                key_b, key_o, self.chunk, p.group, p.lam_total, p.lam_group, p.lam_agent, p.beh_col,
-                c.beh_key, c.beh_obs, c.coverage, MAX_EVENTS_PER_DAY, self.true_counts,
-                self.cand, self.cand_n,
+                key_b,
+                key_o,
+                self.chunk,
+                p.group,
+                p.lam_total,
+                p.lam_group,
+                p.lam_agent,
+                p.beh_col,
+                c.beh_key,
+                c.beh_obs,
+                c.coverage,
+                MAX_EVENTS_PER_DAY,
+                self.true_counts,
+                self.cand,
+                self.cand_n,
             )
             if self.cand_n.max(initial=0) <= self.width:
                 return kernels.gather(self.cand, self.cand_n)
@@ -187,10 +200,19 @@ class DayLoop:
                 if idx.size > c.capacity[o]:
                     keep[idx] = False
                     if c.capacity[o] > 0:
-                        keep[idx[np.argpartition(pri[idx], c.capacity[o] - 1)[: c.capacity[o]]]] = True
+                        keep[idx[np.argpartition(pri[idx], c.capacity[o] - 1)[: c.capacity[o]]]] = (
+                            True
+                        )
         rec = kernels.match(
-            rng.stage_key(self.seed, day, rng.MATCH), cand, keep, self.pop.n, self.pop.group,
-            c.fm_mult, c.beh_key, c.p_false, c.detection,
+            rng.stage_key(self.seed, day, rng.MATCH),
+            cand,
+            keep,
+            self.pop.n,
+            self.pop.group,
+            c.fm_mult,
+            c.beh_key,
+            c.p_false,
+            c.detection,
         )
         lat = c.latency[rec[3]] if rec[0].size else np.zeros(0, dtype=np.int64)
         for delay in np.unique(lat[lat > 0]):
@@ -211,10 +233,31 @@ class DayLoop:
         }
         attr, doer, beh, _ = events
         kernels.apply_rules(
-            attr, doer, beh, self.pop.group, c.rule_beh, c.rule_pts, c.rule_cap, c.rule_slot,
-            c.enter_beh, s.flags, s.score, s.grade, s.gdays, s.listed, s.used,
-            s.score_c, s.grade_c, s.gdays_c, s.listed_c, s.used_c, s.taint, s.track_clean,
-            counts["recorded"], counts["false"], counts["wrongful"],
+            attr,
+            doer,
+            beh,
+            self.pop.group,
+            c.rule_beh,
+            c.rule_pts,
+            c.rule_cap,
+            c.rule_slot,
+            c.enter_beh,
+            s.flags,
+            s.score,
+            s.grade,
+            s.gdays,
+            s.listed,
+            s.used,
+            s.score_c,
+            s.grade_c,
+            s.gdays_c,
+            s.listed_c,
+            s.used_c,
+            s.taint,
+            s.track_clean,
+            counts["recorded"],
+            counts["false"],
+            counts["wrongful"],
         )
         return counts
 
@@ -229,11 +272,35 @@ class DayLoop:
                 np.copyto(self.old_c, s.score_c)
                 old_c = self.old_c
         kernels.settle(
-            self.chunk, p.group, p.indptr, p.indices, c.liability, c.floor, c.ceiling,
-            c.grade_min, c.enter_grade, c.enter_days, c.exit_after, c.wrong_tab,
-            old, s.score, s.grade, s.gdays, s.listed,
-            old_c, s.score_c, s.grade_c, s.gdays_c, s.listed_c, s.taint, s.flags,
-            self.sum_score, self.state_n, self.wrongful_n, self.smin, self.smax,
+            self.chunk,
+            p.group,
+            p.indptr,
+            p.indices,
+            c.liability,
+            c.floor,
+            c.ceiling,
+            c.grade_min,
+            c.enter_grade,
+            c.enter_days,
+            c.exit_after,
+            c.wrong_tab,
+            old,
+            s.score,
+            s.grade,
+            s.gdays,
+            s.listed,
+            old_c,
+            s.score_c,
+            s.grade_c,
+            s.gdays_c,
+            s.listed_c,
+            s.taint,
+            s.flags,
+            self.sum_score,
+            self.state_n,
+            self.wrongful_n,
+            self.smin,
+            self.smax,
         )
 
     def respond(self, day: int) -> None:

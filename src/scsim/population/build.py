@@ -75,7 +75,10 @@ def build_population(regime: Regime, n: int, seed: int) -> Population:
     beh_col[hetero] = np.arange(len(hetero))
     keys = np.array([rng.name_key(name) for name in regime.behaviours], dtype=np.uint64)
     lam_agent = _lognormal_rates(
-        rng.stage_key(seed, 0, rng.POP_RATE), group, lam_group[:, hetero], spreads[hetero],
+        rng.stage_key(seed, 0, rng.POP_RATE),
+        group,
+        lam_group[:, hetero],
+        spreads[hetero],
         keys[hetero],
     )
     lam_total = lam_group.sum(axis=1)
@@ -89,7 +92,9 @@ def build_population(regime: Regime, n: int, seed: int) -> Population:
     indptr, indices = friendship_graph(
         rng.stage_key(seed, 0, rng.POP_GRAPH), n, net.degree, net.locality
     )
-    return Population(n, group, lam_total, lam_group, lam_agent, beh_col, household, indptr, indices)
+    return Population(
+        n, group, lam_total, lam_group, lam_agent, beh_col, household, indptr, indices
+    )
 
 
 @njit(parallel=True, cache=True)
