@@ -317,3 +317,87 @@ def test_gini_of_equal_scores_is_zero_and_grows_with_inequality():
     s = np.sort(loud.agents["score"].to_numpy())
     exact = 2 * np.sum(np.arange(1, s.size + 1) * s) / (s.size * s.sum()) - (s.size + 1) / s.size
     assert loud.summary["score_gini"] == pytest.approx(exact, abs=1e-9)
+
+
+def test_flows_of_the_list_balance_its_stock():
+    reg = regime(
+        behaviours={"offence": {"rate": 0.02}},
+        blacklist={"enter": [{"on": "offence"}], "exit": {"after_days": 9}},
+    )
+    day = overall(simulate(reg, population=3_000, days=60, seed=20))
+    stock = day["blacklisted"].to_numpy()
+    change = np.diff(stock, prepend=0)
+    assert np.array_equal(change, (day["list_entries"] - day["list_exits"]).to_numpy())
+    assert day["list_exits"].sum() > 0
+
+
+def test_grade_transitions_account_for_every_change_of_grade_share():
+    reg = regime(
+        behaviours={"offence": {"rate": 0.05}, "good": {"rate": 0.05}},
+        observers=[{"name": "cam", "watches": ["offence", "good"]}],
+        rules=[{"on": "offence", "points": -20}, {"on": "good", "points": 15}],
+    )
+    n = 2_000
+    run = simulate(reg, population=n, days=40, seed=21)
+    counts = overall(run).select("^grade_share\\..*$").to_numpy() * n
+    grades = [g.name for g in reg.grades]
+    net = np.zeros_like(counts)
+    for day, src, dst, agents in run.transitions.iter_rows():
+        net[day, grades.index(dst)] += agents
+        net[day, grades.index(src)] -= agents
+    start = np.zeros(len(grades))
+    start[0] = n  # everyone starts at 1000, grade A
+    assert np.allclose(np.diff(counts, axis=0, prepend=start[None]), net)
+
+
+def test_event_log_is_the_recorded_flows_and_moves_every_point():
+    reg = regime(
+        behaviours={"offence": {"rate": 0.05}},
+        observers=[
+            {
+                "name": "cam",
+                "watches": ["offence"],
+                "coverage": 0.8,
+                "false_match_rate": 1e-5,
+                "gallery": 5_000,
+                "latency_days": 2,
+            }
+        ],
+    )
+    run = simulate(reg, population=3_000, days=30, seed=22)
+    ev = run.events
+    assert ev.height == run.summary["events_recorded.offence"] == run.summary["recorded_by.cam"]
+    assert ev["false"].sum() == run.summary["false_attributions"] == run.summary["false_by.cam"]
+    assert (ev["day_recorded"] - ev["day_happened"] == 2).all()
+    lost = ev.group_by("agent").agg(pl.col("points").sum())
+    scores = run.agents.join(lost, on="agent", how="left").fill_null(0)
+    assert np.allclose(scores["score"], 1000 + scores["points"])
+    assert simulate(reg, population=300, days=3, seed=22, keep_events=False).events is None
+
+
+def test_disparate_impact_is_the_ratio_of_group_sanction_rates():
+    reg = regime(
+        behaviours={"offence": {"rate": 0.01}},
+        blacklist={"enter": [{"on": "offence"}]},
+        sanctions=[{"name": "ban", "applies_to": "blacklisted"}],
+        groups=[
+            {"name": "a", "share": 0.5},
+            {"name": "b", "share": 0.5, "rate_multiplier": {"offence": 4.0}},
+        ],
+    )
+    run = simulate(reg, population=20_000, days=20, seed=23)
+    last = run.daily.filter(pl.col("day") == 19)
+    rate = {row["group"]: row["sanctioned.ban"] for row in last.iter_rows(named=True)}
+    size = dict(zip(*run.agents["group"].cast(str).value_counts().to_dict().values(), strict=True))
+    expected = (rate["b"] / size["b"]) / (rate["a"] / size["a"])
+    assert run.summary["disparate_impact.ban"] == pytest.approx(expected)
+    # Listing within 20 days: 1 - exp(-20 r); with r_b = 4 r_a the ratio is near 3.4.
+    assert 3.0 < expected < 3.9
+
+
+def test_disparate_impact_edge_cases():
+    from scsim.engine.run import disparate_impact
+
+    assert math.isnan(disparate_impact(np.array([0, 0]), np.array([5, 5])))
+    assert disparate_impact(np.array([0, 3]), np.array([5, 5])) == math.inf
+    assert disparate_impact(np.array([1, 3]), np.array([5, 0])) == 1.0

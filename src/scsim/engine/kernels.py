@@ -191,7 +191,6 @@ def apply_rules(
     attr,
     doer,
     beh,
-    group,
     rule_beh,
     rule_pts,
     rule_cap,
@@ -210,11 +209,11 @@ def apply_rules(
     used_c,
     taint,
     track_clean,
-    rec_counts,
-    false_attr,
-    wrongful_pen,
+    applied,
 ):
     """Points of the day's recorded events land on the agents they are attributed to.
+
+    ``applied[t]`` receives the points event t actually moved (after yearly caps).
 
     The clean copy (``*_c``) is the counterfactual without false attributions, from
     which ``wrongfully_sanctioned`` is exact. It is kept only for tainted agents: an
@@ -226,11 +225,8 @@ def apply_rules(
     for t in range(attr.size):
         a = attr[t]
         b = beh[t]
-        g = group[a]
         wrong = a != doer[t]
-        rec_counts[g, b] += 1
         if wrong:
-            false_attr[g] += 1
             if track_clean and not taint[a]:
                 taint[a] = 1
                 score_c[a], grade_c[a], gdays_c[a], listed_c[a] = (
@@ -241,7 +237,7 @@ def apply_rules(
                 )
                 used_c[a] = used[a]
         clean = track_clean and not wrong and taint[a]
-        deducted = False
+        total = np.int64(0)
         for r in range(rule_beh.size):
             if rule_beh[r] != b:
                 continue
@@ -250,13 +246,12 @@ def apply_rules(
                 if slot >= 0:
                     used[a, slot] += 1
                 score[a] = _add_sat(score[a], rule_pts[r])
-                deducted = deducted or rule_pts[r] < 0
+                total += rule_pts[r]
             if clean and (slot < 0 or used_c[a, slot] < rule_cap[r]):
                 if slot >= 0:
                     used_c[a, slot] += 1
                 score_c[a] = _add_sat(score_c[a], rule_pts[r])
-        if wrong and deducted:
-            wrongful_pen[g] += 1
+        applied[t] = total
         if enter_beh[b]:
             flags[a] |= ENTER
             if not wrong:
@@ -342,6 +337,8 @@ def settle(
     sum_score,
     state_n,
     wrongful_n,
+    moves,
+    trans,
     smin,
     smax,
 ):
@@ -360,6 +357,8 @@ def settle(
         sum_score[blk] = 0
         state_n[blk] = 0
         wrongful_n[blk] = 0
+        moves[blk] = 0
+        trans[blk] = 0
         mn = hi
         mx = lo
         for i in range(blk * chunk, min(n, (blk + 1) * chunk)):
@@ -371,10 +370,17 @@ def settle(
                 s = _couple(i, s, old, indptr, indices, liability, lo, hi)
             score[i] = s
             k = _grade(s, grade_min)
-            gd = min(gdays[i] + 1, 65535) if k == grade[i] else 1
+            was = grade[i]
+            gd = min(gdays[i] + 1, 65535) if k == was else 1
             ld, gd = _step_list(
                 listed[i], gd, k, (f & ENTER) != 0, enter_grade, enter_days, exit_after
             )
+            if k != was:
+                trans[blk, was, k] += 1
+            if ld == 1:
+                moves[blk, gr, 0] += 1
+            elif ld == 0 and listed[i] > 0:
+                moves[blk, gr, 1] += 1
             grade[i], gdays[i], listed[i] = k, gd, ld
             on_list = 1 if ld > 0 else 0
             if taint[i]:

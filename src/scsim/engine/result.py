@@ -18,7 +18,9 @@ class Run:
     ``daily`` has one row per (day, group) with ``group == "all"`` for the whole
     population, then one column per metric (DESIGN.md names). ``agents`` is the final
     state, one row per agent. ``summary`` maps each metric to its value for the run:
-    a stock's value on the last day, a flow's total over the run.
+    a stock's value on the last day, a flow's total over the run. ``events`` has one row
+    per recorded event (None when the run was made with ``keep_events=False``);
+    ``transitions`` counts the agents whose grade changed, per day and (from, to).
     """
 
     regime: Regime
@@ -34,6 +36,8 @@ class Run:
     finished: str
     params: dict[str, Any] = field(default_factory=dict)
     run_id: str | None = None
+    events: pl.DataFrame | None = None
+    transitions: pl.DataFrame | None = None
 
     @property
     def agent_days_per_s(self) -> float:

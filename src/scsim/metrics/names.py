@@ -14,12 +14,17 @@ from scsim.regime import Regime
 def metric_names(regime: Regime) -> list[str]:
     """Every metric a run of this regime records, in a stable order."""
     beh = list(regime.behaviours)
+    obs = [o.name for o in regime.observers]
     return [
         *stock_names(regime),
+        "list_entries",
+        "list_exits",
         *(f"events_true.{b}" for b in beh),
         *(f"events_recorded.{b}" for b in beh),
         "false_attributions",
         "wrongful_penalties",
+        *(f"recorded_by.{o}" for o in obs),
+        *(f"false_by.{o}" for o in obs),
     ]
 
 
@@ -32,6 +37,7 @@ def stock_names(regime: Regime) -> list[str]:
         *(f"rewarded.{r.name}" for r in regime.rewards),
         "wrongfully_sanctioned",
         "score_gini",
+        *(f"disparate_impact.{s.name}" for s in regime.sanctions),
     ]
 
 
