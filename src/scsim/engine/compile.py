@@ -24,6 +24,7 @@ class Compiled(NamedTuple):
     n_beh: int
     beh_key: np.ndarray  # uint64[B]: stable key of the behaviour's name (common random numbers)
     beh_obs: np.ndarray  # int64[B, O]: observers watching b, in file order, padded with -1
+    obs_key: np.ndarray  # uint64[O]: stable key of the observer's name
     coverage: np.ndarray  # float64[O]
     detection: np.ndarray  # float64[O]
     p_false: np.ndarray  # float64[O]: chance a search returns someone else
@@ -109,6 +110,7 @@ def compile_regime(regime: Regime, n: int) -> Compiled:
         n_beh=len(beh_names),
         beh_key=np.array([name_key(name) for name in beh_names], dtype=np.uint64),
         beh_obs=beh_obs,
+        obs_key=np.array([name_key("observer:" + o.name) for o in regime.observers], np.uint64),
         coverage=np.array([o.coverage for o in regime.observers], dtype=np.float64),
         detection=np.array([o.detection for o in regime.observers], dtype=np.float64),
         p_false=np.array(

@@ -20,15 +20,20 @@ _SHIFT_OBS = np.int64(16)
 _BYTE = np.int64(0xFF)
 _WORD = np.int64(0xFFFF)
 _FLIP = np.uint64(0x5851F42D4C957F2D)
+_EVENT_STRIDE = np.uint64(0xD1B54A32D192ED03)
 
 ENTER = np.uint8(1)
 ENTER_CLEAN = np.uint8(2)
 
 
 @njit(inline="always", cache=True)
-def event_key(beh_key, e, o):
-    """The draw index of event e of a behaviour as seen by observer o."""
-    return beh_key + np.uint64(e * 256 + o + 1)
+def event_key(beh_key, e, obs_key):
+    """The draw index of event e of a behaviour as seen by an observer.
+
+    Keys come from names, so reordering a file's behaviours or observers, or adding
+    one, leaves every other draw as it was.
+    """
+    return beh_key + np.uint64(e) * _EVENT_STRIDE + obs_key
 
 
 @njit(inline="always", cache=True)
@@ -52,50 +57,42 @@ def poisson_count(u, lam, max_count):
 
 
 @njit(parallel=True, cache=True)
-def behave_observe(
+def behave(
     key_b,
-    key_o,
     chunk,
     group,
     lam_total,
     lam_group,
     lam_agent,
     beh_col,
-    beh_key,
-    beh_obs,
-    coverage,
     max_count,
     true_counts,
-    cand,
-    cand_n,
+    out,
+    out_n,
 ):
-    """Draw each agent's true events and route each to the first observer it is in view of.
+    """Draw each agent's true events of the day, packed as (agent, behaviour, index).
 
     An agent's events of all behaviours form one Poisson stream of rate ``lam_total``
     (the sum of its rates); each event is then one behaviour with chance proportional
     to its rate. This is the same law as one Poisson count per behaviour, but costs one
     draw per agent-day instead of one per behaviour: most agents do nothing on most days.
 
-    Writes per-block true event counts by (group, behaviour) and the packed candidate
-    events (in view of some observer) into per-block buffers; ``cand_n`` may exceed the
-    buffer width, which tells the driver to retry with wider buffers.
+    Writes per-block true event counts by (group, behaviour) and the events into
+    per-block buffers; ``out_n`` may exceed the buffer width, which tells the driver to
+    retry with wider buffers.
     """
     n = group.size
-    n_beh = beh_key.size
-    width = cand.shape[1]
-    nblocks = cand.shape[0]
+    n_beh = lam_group.shape[1]
+    width = out.shape[1]
     per_agent = lam_total.size == n
     true_counts[:] = 0
-    for blk in prange(nblocks):
+    for blk in prange(out.shape[0]):
         c = 0
         for i in range(blk * chunk, min(n, (blk + 1) * chunk)):
             g = group[i]
             total = lam_total[i] if per_agent else lam_total[g]
             base = rng.agent_base(key_b, i)
             count = poisson_count(rng.unit(rng.draw(base, np.uint64(0))), total, max_count)
-            if count == 0:
-                continue
-            obase = rng.agent_base(key_o, i)
             for e in range(count):
                 target = rng.unit(rng.draw(base, np.uint64(e + 1))) * total
                 b = 0
@@ -107,21 +104,44 @@ def behave_observe(
                         break
                     b += 1
                 true_counts[blk, g, b] += 1
-                for slot in range(beh_obs.shape[1]):
-                    o = beh_obs[b, slot]
-                    if o < 0:
-                        break
-                    if rng.unit(rng.draw(obase, event_key(beh_key[b], e, o))) < coverage[o]:
-                        if c < width:
-                            cand[blk, c] = (
-                                (np.int64(i) << _SHIFT_AGENT)
-                                | (np.int64(b) << _SHIFT_BEH)
-                                | (np.int64(o) << _SHIFT_OBS)
-                                | np.int64(e)
-                            )
-                        c += 1
-                        break
-        cand_n[blk] = c
+                if c < width:
+                    out[blk, c] = pack(i, b, 0, e)
+                c += 1
+        out_n[blk] = c
+
+
+@njit(inline="always", cache=True)
+def pack(agent, beh, obs, idx):
+    return (
+        (np.int64(agent) << _SHIFT_AGENT)
+        | (np.int64(beh) << _SHIFT_BEH)
+        | (np.int64(obs) << _SHIFT_OBS)
+        | np.int64(idx)
+    )
+
+
+@njit(cache=True)
+def route(key_o, events, beh_key, obs_key, beh_obs, coverage):
+    """Each true event goes to the first observer (in file order) it is in view of.
+
+    Returns the candidates: the events in view of some observer, with that observer
+    packed in. An event no observer sees never scores.
+    """
+    agent, beh, _, idx = unpack(events)
+    out = np.empty(events.size, dtype=np.int64)
+    c = 0
+    for t in range(events.size):
+        i, b = agent[t], beh[t]
+        base = rng.agent_base(key_o, i)
+        for slot in range(beh_obs.shape[1]):
+            o = beh_obs[b, slot]
+            if o < 0:
+                break
+            if rng.unit(rng.draw(base, event_key(beh_key[b], idx[t], obs_key[o]))) < coverage[o]:
+                out[c] = pack(i, b, o, idx[t])
+                c += 1
+                break
+    return out[:c]
 
 
 @njit(cache=True)
@@ -148,18 +168,18 @@ def unpack(packed):
 
 
 @njit(cache=True)
-def priorities(key_c, packed, beh_key):
+def priorities(key_c, packed, beh_key, obs_key):
     """A random priority per candidate: capacity serves the lowest, whoever they are."""
     out = np.empty(packed.size, dtype=np.uint64)
     agent, beh, obs, idx = unpack(packed)
     for t in range(packed.size):
         base = rng.agent_base(key_c, agent[t])
-        out[t] = rng.draw(base, event_key(beh_key[beh[t]], idx[t], obs[t]))
+        out[t] = rng.draw(base, event_key(beh_key[beh[t]], idx[t], obs_key[obs[t]]))
     return out
 
 
 @njit(cache=True)
-def match(key_m, packed, keep, n, group, fm_mult, beh_key, p_false, detection):
+def match(key_m, packed, keep, n, group, fm_mult, beh_key, obs_key, p_false, detection):
     """Search each kept candidate: a false match, a correct attribution, or a miss.
 
     A false match goes to another agent drawn uniformly (the doer escapes it);
@@ -175,7 +195,7 @@ def match(key_m, packed, keep, n, group, fm_mult, beh_key, p_false, detection):
             continue
         i = agent[t]
         o = obs[t]
-        h = rng.draw(rng.agent_base(key_m, i), event_key(beh_key[beh[t]], idx[t], o))
+        h = rng.draw(rng.agent_base(key_m, i), event_key(beh_key[beh[t]], idx[t], obs_key[o]))
         if n > 1 and rng.unit(h) < p_false[o] * fm_mult[group[i]]:
             j = np.int64(rng.mix64(h ^ _FLIP) % np.uint64(n - 1))
             attr[t] = j + 1 if j >= i else j

@@ -146,10 +146,10 @@ class DayLoop:
         nblocks = -(-pop.n // chunk)
         self.nblocks = nblocks
         self.true_counts = np.zeros((nblocks, n_groups, n_beh), dtype=np.int64)
-        max_rate = float(pop.lam_group.max(initial=0.0)) * n_beh
-        self.width = int(chunk * max_rate * 2) + 64
-        self.cand = np.empty((nblocks, self.width), dtype=np.int64)
-        self.cand_n = np.zeros(nblocks, dtype=np.int64)
+        mean_rate = float(pop.lam_group.sum(axis=1).max(initial=0.0))
+        self.width = int(chunk * mean_rate * 2) + 64
+        self.buf = np.empty((nblocks, self.width), dtype=np.int64)
+        self.buf_n = np.zeros(nblocks, dtype=np.int64)
         k = compiled.n_grades
         self.sum_score = np.zeros((nblocks, n_groups), dtype=np.int64)
         self.state_n = np.zeros((nblocks, n_groups, k, 2), dtype=np.int64)
@@ -174,28 +174,28 @@ class DayLoop:
         return self.record(flows)
 
     def behave(self, day: int) -> np.ndarray:
-        """The day's true events, as packed candidates in view of an observer."""
-        c, p = self.c, self.pop
+        """The day's true events, packed (agent, behaviour, index), in agent order."""
+        p = self.pop
         key_b = rng.stage_key(self.seed, day, rng.BEHAVE)
-        key_o = rng.stage_key(self.seed, day, rng.OBSERVE)
         while True:
-            kernels.behave_observe(
-                key_b, key_o, self.chunk, p.group, p.lam_total, p.lam_group, p.lam_agent,
-                p.beh_col, c.beh_key, c.beh_obs, c.coverage, MAX_EVENTS_PER_DAY,
-                self.true_counts, self.cand, self.cand_n,
+            kernels.behave(
+                key_b, self.chunk, p.group, p.lam_total, p.lam_group, p.lam_agent, p.beh_col,
+                MAX_EVENTS_PER_DAY, self.true_counts, self.buf, self.buf_n,
             )  # fmt: skip
-            if self.cand_n.max(initial=0) <= self.width:
-                return kernels.gather(self.cand, self.cand_n)
-            self.width = int(self.cand_n.max() * 1.5) + 64
-            self.cand = np.empty((self.nblocks, self.width), dtype=np.int64)
+            if self.buf_n.max(initial=0) <= self.width:
+                return kernels.gather(self.buf, self.buf_n)
+            self.width = int(self.buf_n.max() * 1.5) + 64
+            self.buf = np.empty((self.nblocks, self.width), dtype=np.int64)
 
-    def observe(self, day: int, cand: np.ndarray) -> Events:
-        """Capacity, matching and latency: the events recorded today."""
+    def observe(self, day: int, true_events: np.ndarray) -> Events:
+        """Coverage, capacity, matching and latency: the events recorded today."""
         c = self.c
+        key_o = rng.stage_key(self.seed, day, rng.OBSERVE)
+        cand = kernels.route(key_o, true_events, c.beh_key, c.obs_key, c.beh_obs, c.coverage)
         keep = self.within_capacity(day, cand)
         attr, doer, beh, obs = kernels.match(
             rng.stage_key(self.seed, day, rng.MATCH), cand, keep, self.pop.n, self.pop.group,
-            c.fm_mult, c.beh_key, c.p_false, c.detection,
+            c.fm_mult, c.beh_key, c.obs_key, c.p_false, c.detection,
         )  # fmt: skip
         rec = (attr, doer, beh, obs, np.full(attr.size, day, dtype=np.int64))
         lat = c.latency[obs]
@@ -218,7 +218,9 @@ class DayLoop:
         if not (limited.size and cand.size):
             return keep
         obs = kernels.unpack(cand)[2]
-        pri = kernels.priorities(rng.stage_key(self.seed, day, rng.CAPACITY), cand, c.beh_key)
+        pri = kernels.priorities(
+            rng.stage_key(self.seed, day, rng.CAPACITY), cand, c.beh_key, c.obs_key
+        )
         for o in limited:
             idx = np.flatnonzero(obs == o)
             cap = int(c.capacity[o])
