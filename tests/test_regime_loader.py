@@ -395,7 +395,7 @@ BAD = [
         18,
         "sanctions.0.applies_to",
         "no blacklist",
-        "grades only",
+        "grades or lists only",
     ),
     (
         "unrecognised blacklist condition",

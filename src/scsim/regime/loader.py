@@ -150,9 +150,15 @@ def _unwrap(tp: Any) -> tuple[Any, list[Any], bool]:
 
 
 def _union_members(tp: Any) -> list[Any]:
+    """The members of a union, each with its own ``Annotated`` constraints kept."""
     if typing.get_origin(tp) in (typing.Union, types.UnionType):
-        return [_unwrap(a)[0] for a in typing.get_args(tp) if a is not type(None)]
+        return [a for a in typing.get_args(tp) if a is not type(None)]
     return []
+
+
+def _member_name(tp: Any) -> str | None:
+    # Union tags are the members' bare names: a class name, or float / list / dict.
+    return getattr(_unwrap(tp)[0], "__name__", None)
 
 
 def _is_model(tp: Any) -> bool:
@@ -186,7 +192,7 @@ def _site(loc: Loc) -> _Site:
             continue
         members = _union_members(bare)
         if members:
-            match = [m for m in members if getattr(m, "__name__", None) == part]
+            match = [m for m in members if _member_name(m) == part]
             if match:
                 tp = match[0]
                 continue
@@ -269,12 +275,15 @@ def _describe(tp: Any, meta: Sequence[Any] = (), nullable: bool = False) -> str:
         text = " or ".join(repr(a) for a in typing.get_args(bare))
     elif typing.get_origin(bare) is list:
         item = _describe(typing.get_args(bare)[0])
+        sizes = [
+            f"{word} {getattr(m, attr)}"
+            for m in meta
+            for attr, word in (("min_length", "at least"), ("max_length", "at most"))
+            if getattr(m, attr, None)
+        ]
         text = f"a list of ({item})"
-        for m in meta:
-            if getattr(m, "min_length", None):
-                text += f" with at least {m.min_length} item(s)"
-            if getattr(m, "max_length", None):
-                text += f" with at most {m.max_length} item(s)"
+        if sizes:
+            text += " with " + " and ".join(sizes) + " item(s)"
     elif typing.get_origin(bare) is dict:
         key_tp, value_tp = typing.get_args(bare)
         text = f"a mapping of ({_describe(key_tp)}) to ({_describe(value_tp)})"
@@ -359,6 +368,8 @@ def _explain(err: Any) -> tuple[Loc, str, Any, str]:
         return loc, "too many items", _NOTHING, allowed
     if kind == "enter_condition":
         return loc, "unrecognised entry condition", got, allowed
+    if kind == "shape":
+        return loc, "wrong type", got, allowed
     if kind.endswith(_TYPE_ERRORS) or kind in ("bool_type", "literal_error"):
         return loc, "wrong type" if kind != "literal_error" else "not allowed", got, allowed
     msg = str(err.get("msg", kind))

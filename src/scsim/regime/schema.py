@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -26,17 +26,24 @@ from pydantic import (
 )
 
 __all__ = [
+    "MATCHERS",
+    "Appeals",
     "AppliesTo",
     "Behaviour",
     "Blacklist",
+    "Cure",
+    "Enrolment",
     "EnterOnEvent",
     "EnterOnGrade",
     "Exit",
+    "FalseAccusations",
     "Grade",
     "Group",
     "Households",
+    "ListSpec",
     "Network",
     "Observer",
+    "Place",
     "Regime",
     "RegimeFieldError",
     "Rule",
@@ -49,8 +56,46 @@ __all__ = [
 MAX_POINTS = 1e6
 #: Largest number of population groups (the engine stores the group in a uint8).
 MAX_GROUPS = 255
+#: Largest number of places (the engine stores the place in a uint8).
+MAX_PLACES = 255
+#: Largest number of lists (``blacklist`` and ``lists`` together).
+MAX_LISTS = 4
+#: Longest escalation ladder in a rule's ``points``.
+MAX_ESCALATION = 32
+#: Longest span in days (terms, windows, delays): a century.
+MAX_DAYS = 36500
+#: Largest default population: about the world's.
+MAX_POPULATION = 10_000_000_000
 #: Tolerance on the sum of group shares.
 SHARE_TOLERANCE = 1e-6
+
+#: False-positive identification rate of the NIST FRTE 1:N figures, and the gallery
+#: size it was measured on. The per-comparison false-match rate that gives that FPIR
+#: on that gallery is ``1 - (1 - FPIR) ** (1 / gallery)``, computed without
+#: cancellation (about 2.5e-10).
+NIST_FPIR = 0.003
+NIST_GALLERY = 12_000_000
+_NIST_FMR = -math.expm1(math.log1p(-NIST_FPIR) / NIST_GALLERY)
+#: Matcher presets: name -> (detection, false_match_rate). Detection is 1 - FNIR:
+#: NIST FRTE 1:N (2026-01), best / median / 90th percentile of developers at FPIR
+#: 0.003 on a 12M gallery; NISTIR 8238 rank-1 miss rates of 2018 and 2014. The false
+#: match rate is the same for all five; for the NISTIR 8238 presets the FPIR of 0.003
+#: is an assumption (those figures are rank-1 miss rates, with no FPIR).
+MATCHERS: dict[str, tuple[float, float]] = {
+    "nist-frte-2026-best": (1 - 0.0007, _NIST_FMR),
+    "nist-frte-2026-median": (1 - 0.011, _NIST_FMR),
+    "nist-frte-2026-p90": (1 - 0.068, _NIST_FMR),
+    "nistir-8238-2018": (1 - 0.002, _NIST_FMR),
+    "nistir-8238-2014": (1 - 0.04, _NIST_FMR),
+}
+MatcherName = Literal[
+    "nist-frte-2026-best",
+    "nist-frte-2026-median",
+    "nist-frte-2026-p90",
+    "nistir-8238-2018",
+    "nistir-8238-2014",
+]
+ObserverKind = Literal["generic", "camera", "gait", "platform", "informant", "records"]
 
 REGIME_NAME = r"^[a-z0-9][a-z0-9-]*$"
 BEHAVIOUR_NAME = r"^[a-z_][a-z0-9_]*$"
@@ -60,6 +105,9 @@ LABEL = r"^[A-Za-z0-9_][A-Za-z0-9_-]*$"
 
 BehaviourName = Annotated[str, Field(pattern=BEHAVIOUR_NAME)]
 Label = Annotated[str, Field(pattern=LABEL)]
+Share = Annotated[float, Field(ge=0, le=1)]
+Points = Annotated[float, Field(ge=-MAX_POINTS, le=MAX_POINTS)]
+Days = Annotated[int, Field(ge=0, le=MAX_DAYS)]
 
 
 class RegimeFieldError(ValueError):
@@ -81,6 +129,33 @@ class _Model(BaseModel):
 
 def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else repr(x)
+
+
+def _shape(value: Any) -> str | None:
+    """Tag of a scalar-or-collection union member: the tag names the member's bare
+    type (``float``, ``list``, ``dict``) so the loader can strip it from error paths."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return "float"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "dict"
+    return None
+
+
+def _one_of(*members: tuple[Any, str], expected: str) -> Any:
+    """``Annotated[Union[...], Discriminator]`` over members told apart by shape, so a
+    bad value is checked against the one member of its shape only."""
+    tagged = [Annotated[tp, Tag(tag)] for tp, tag in members]
+    union = tagged[0]
+    for member in tagged[1:]:
+        union = union | member
+    return Annotated[
+        union,
+        Discriminator(_shape, custom_error_type="shape", custom_error_message=expected),
+    ]
 
 
 def _unique(items: list[Any], attr: str, where: str, kind: str) -> None:
@@ -111,6 +186,11 @@ class Score(_Model):
         ge=-MAX_POINTS,
         le=MAX_POINTS,
         description="Highest score; clamped after each day. null: no ceiling.",
+    )
+    unit: Literal["person", "household"] = Field(
+        "person",
+        description="The scored unit. household: every event recorded against any member "
+        "lands on every member; members carry one score.",
     )
 
     @model_validator(mode="after")
@@ -156,6 +236,22 @@ class Behaviour(_Model):
     )
 
 
+class FalseAccusations(_Model):
+    """Reports of events nobody committed (informants)."""
+
+    rate: float = Field(ge=0, le=1, description="False reports per person-day.")
+    behaviour: BehaviourName = Field(
+        description="The behaviour reported; one of the observer's watches."
+    )
+
+
+Coverage = _one_of(
+    (Share, "float"),
+    (dict[Label, Share], "dict"),
+    expected="expected a number or a mapping {<place>: <number>}",
+)
+
+
 class Observer(_Model):
     """A channel through which the regime learns of events (cameras, courts, informants)."""
 
@@ -163,7 +259,19 @@ class Observer(_Model):
     watches: list[BehaviourName] = Field(
         min_length=1, description="Behaviours whose events this observer can record."
     )
-    coverage: float = Field(1.0, ge=0, le=1, description="Share of events that happen in view.")
+    kind: ObserverKind = Field(
+        "generic", description="What the channel is; a label for reports and docs."
+    )
+    matcher: MatcherName | None = Field(
+        None,
+        description="A matcher preset filling detection and false_match_rate unless they "
+        "are given (see MATCHERS).",
+    )
+    coverage: Coverage = Field(
+        1.0,
+        description="Share of events that happen in view: one number, or per place "
+        "(missing places: 0).",
+    )
     detection: float = Field(
         1.0,
         ge=0,
@@ -188,28 +296,120 @@ class Observer(_Model):
     capacity_per_day: int | None = Field(
         None,
         ge=0,
-        description="Events processed per day; the rest expire unprocessed. null: unlimited.",
+        description="Events processed per day; what happens to the rest is `queue`. "
+        "null: unlimited.",
     )
+    queue: Literal["expire", "wait"] = Field(
+        "expire",
+        description="Events beyond capacity_per_day expire, or wait for the next day "
+        "(oldest first).",
+    )
+    attribute_error: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Share of correctly matched events attributed instead to another "
+        "member of the doer's household.",
+    )
+    false_accusations: FalseAccusations | None = Field(
+        None, description="Reports of events nobody committed; null: none."
+    )
+    adaptive: bool = Field(
+        False,
+        description="Reallocate the mean coverage across places each day in proportion "
+        "to the events recorded in each so far (a Polya urn).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preset(cls, data: Any) -> Any:
+        # A preset fills what the file leaves out; explicit values win.
+        if isinstance(data, dict) and isinstance(data.get("matcher"), str):
+            preset = MATCHERS.get(data["matcher"])
+            if preset is not None:
+                data = dict(data)
+                data.setdefault("detection", preset[0])
+                data.setdefault("false_match_rate", preset[1])
+        return data
+
+
+PointsOrLadder = _one_of(
+    (Points, "float"),
+    (Annotated[list[Points], Field(min_length=1, max_length=MAX_ESCALATION)], "list"),
+    expected="expected a number or a list of numbers",
+)
 
 
 class Rule(_Model):
     """Points for each recorded event of a behaviour."""
 
     on: BehaviourName = Field(description="The behaviour whose recorded events score.")
-    points: float = Field(
-        ge=-MAX_POINTS,
-        le=MAX_POINTS,
-        description="Points per recorded event (negative: deduction).",
+    points: PointsOrLadder = Field(
+        description="Points per recorded event (negative: deduction); a list escalates: "
+        "the n-th application within the year gets points[n], the last repeats.",
     )
     max_per_year: int | None = Field(
         None, ge=1, description="At most this many scoring events per agent per year; null: no cap."
     )
+    at_most: float | None = Field(
+        None,
+        ge=-MAX_POINTS,
+        le=MAX_POINTS,
+        description="After this event's points the score is at most this; null: no cap.",
+    )
 
 
 class EnterOnEvent(_Model):
-    """Enter the blacklist when an event of a behaviour is recorded."""
+    """Enter a list when ``count`` recorded events of these behaviours fall within
+    ``within_days``."""
 
-    on: BehaviourName = Field(description="The behaviour whose recorded event lists the agent.")
+    on: list[BehaviourName] = Field(
+        min_length=1,
+        description="The behaviours whose recorded events list the agent (one name or a list).",
+    )
+    count: int = Field(1, ge=1, le=1000, description="Recorded events needed.")
+    within_days: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_DAYS,
+        description="Window in days the events must fall within; required when count > 1.",
+    )
+    term_days: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_DAYS,
+        description="Overrides the list's exit.after_days for agents listed on this ground.",
+    )
+    serious_share: float = Field(
+        0.0, ge=0, le=1, description="Share of those listed on this ground who stay longer."
+    )
+    serious_extra_days: list[Days] = Field(
+        default_factory=lambda: [0, 0],
+        min_length=2,
+        max_length=2,
+        description="[lo, hi]: the serious stay a uniform integer number of days in it longer.",
+    )
+
+    @field_validator("on", mode="before")
+    @classmethod
+    def _one_name(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EnterOnEvent:
+        if self.count > 1 and self.within_days is None:
+            raise RegimeFieldError(
+                ("within_days",),
+                "count > 1 needs a window",
+                None,
+                "an integer >= 1: the days the count events must fall within",
+            )
+        lo, hi = self.serious_extra_days
+        if lo > hi:
+            raise RegimeFieldError(
+                ("serious_extra_days",), "lo above hi", [lo, hi], "[lo, hi] with lo <= hi"
+            )
+        return self
 
 
 class EnterOnGrade(_Model):
@@ -236,39 +436,82 @@ EnterCondition = Annotated[
     Discriminator(
         _enter_kind,
         custom_error_type="enter_condition",
-        custom_error_message="expected {on: <behaviour>} or {grade: <grade>, for_days: <days>}",
+        custom_error_message="expected {on: <behaviour>, ...} or "
+        "{grade: <grade>, for_days: <days>}",
     ),
 ]
 
 
-class Exit(_Model):
-    """How agents leave the blacklist."""
+class Cure(_Model):
+    """Listed agents cure (pay) and are then removed, not always and not at once."""
 
-    after_days: int | None = Field(
-        None, ge=1, description="Days on the list after which the agent leaves; null: never."
+    rate: float = Field(ge=0, le=1, description="Chance per listed day that the agent cures.")
+    delay_days: int = Field(
+        0, ge=0, le=MAX_DAYS, description="Days from curing to the removal decision."
+    )
+    removal_probability: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="Chance the agent then leaves; otherwise it stays until its term ends.",
     )
 
 
-class Blacklist(_Model):
-    """A list agents enter on an event or a long stay in a grade."""
+class Exit(_Model):
+    """How agents leave a list."""
 
+    after_days: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_DAYS,
+        description="Days on the list after which the agent leaves; null: never.",
+    )
+    cure: Cure | None = Field(None, description="Leaving by curing; null: no cure.")
+    reset_score: bool = Field(False, description="On leaving, the score returns to score.initial.")
+
+
+class ListSpec(_Model):
+    """A named list agents enter on events or a long stay in a grade."""
+
+    name: Label = Field(description="Name of the list (metric names use it).")
     enter: list[EnterCondition] = Field(
         min_length=1, description="Conditions, any of which lists an agent."
     )
     exit: Exit = Field(default_factory=Exit, description="When listed agents leave.")
 
 
+class Blacklist(ListSpec):
+    """The list under the ``blacklist:`` key: a list named ``blacklist``."""
+
+    name: Literal["blacklist"] = Field(
+        "blacklist", description="Always 'blacklist' under the blacklist: key."
+    )
+
+
 class AppliesTo(_Model):
-    """Who a sanction or reward applies to: agents in any of ``grades``, and/or listed agents."""
+    """Who a sanction or reward applies to: agents in any of ``grades``, on the
+    blacklist, or on any of ``lists``; with ``family``, their other household members
+    instead."""
 
     grades: list[Label] = Field(default_factory=list, description="Grades it applies to.")
     blacklisted: bool = Field(False, description="Whether it applies to blacklisted agents.")
+    lists: list[Label] = Field(
+        default_factory=list, description="Lists whose members it applies to."
+    )
+    family: bool = Field(
+        False,
+        description="It falls on the other members of the household of each agent who "
+        "meets the condition, and not on that agent.",
+    )
 
     @model_validator(mode="after")
     def _something(self) -> AppliesTo:
-        if not self.grades and not self.blacklisted:
+        if not self.grades and not self.blacklisted and not self.lists:
             raise RegimeFieldError(
-                (), "applies to nobody", {}, "grades: [...] and/or blacklisted: true"
+                (),
+                "applies to nobody",
+                {},
+                "grades: [...], blacklisted: true and/or lists: [...]",
             )
         return self
 
@@ -278,8 +521,10 @@ class Sanction(_Model):
 
     name: Label = Field(description="Name of the sanction or reward.")
     applies_to: AppliesTo = Field(
-        description="'blacklisted', or {grades: [...], blacklisted: true|false}."
+        description="'blacklisted', or {grades: [...], blacklisted: ..., lists: [...], "
+        "family: ...}."
     )
+    by: str = Field("", description="The agency that enforces it (airlines, railways...).")
 
     @field_validator("applies_to", mode="before")
     @classmethod
@@ -329,12 +574,63 @@ class Group(_Model):
         le=MAX_POINTS,
         description="Factor on every observer's false_match_rate for this group's members.",
     )
+    accusation_multiplier: float = Field(
+        1.0,
+        ge=0,
+        le=MAX_POINTS,
+        description="Weight of this group's members as targets of false accusations.",
+    )
+    appeal_multiplier: float = Field(
+        1.0, ge=0, le=MAX_POINTS, description="Factor on appeals.rate for this group's members."
+    )
 
 
 class Households(_Model):
     """Household structure of the population."""
 
     mean_size: float = Field(1.0, ge=1, le=20, description="Mean number of people per household.")
+
+
+class Enrolment(_Model):
+    """Who is in the system at all (opt-in schemes)."""
+
+    share: float = Field(1.0, ge=0, le=1, description="Chance each agent is enrolled.")
+
+
+class Place(_Model):
+    """Where agents live; observers' coverage may differ by place."""
+
+    name: Label = Field(description="Name of the place.")
+    share: float = Field(gt=0, le=1, description="Share of the population living there.")
+
+
+class Appeals(_Model):
+    """Recorded events that cost points or listed the agent are appealed, and some
+    appeals are won."""
+
+    rate: float = Field(
+        ge=0, le=1, description="Chance such an event is appealed (times appeal_multiplier)."
+    )
+    delay_days: int = Field(30, ge=0, le=MAX_DAYS, description="Days to the decision.")
+    success_if_false: float = Field(
+        0.5, ge=0, le=1, description="Chance an appeal against a false event is won."
+    )
+    success_if_true: float = Field(
+        0.05, ge=0, le=1, description="Chance an appeal against a true event is won."
+    )
+    undoes: list[Literal["points", "listing"]] = Field(
+        default_factory=lambda: ["points", "listing"],
+        min_length=1,
+        max_length=2,
+        description="What a won appeal undoes.",
+    )
+
+    @field_validator("undoes")
+    @classmethod
+    def _once(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("each of points, listing at most once")
+        return value
 
 
 class Regime(_Model):
@@ -354,7 +650,10 @@ class Regime(_Model):
         default_factory=list, description="Channels, tried in order, that record events."
     )
     rules: list[Rule] = Field(default_factory=list, description="Points per recorded event.")
-    blacklist: Blacklist | None = Field(None, description="The list, if the regime has one.")
+    blacklist: Blacklist | None = Field(None, description="The list named blacklist, if any.")
+    lists: list[ListSpec] = Field(
+        default_factory=list, max_length=MAX_LISTS, description="Further named lists."
+    )
     sanctions: list[Sanction] = Field(default_factory=list, description="Punishments.")
     rewards: list[Sanction] = Field(default_factory=list, description="Perks.")
     network: Network = Field(default_factory=Network, description="Friendship graph.")
@@ -365,8 +664,27 @@ class Regime(_Model):
         description="Population groups; shares sum to 1.",
     )
     households: Households = Field(default_factory=Households, description="Households.")
+    enrolment: Enrolment = Field(default_factory=Enrolment, description="Who is enrolled.")
+    population: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_POPULATION,
+        description="Default population size when the user gives none; null: the tool's.",
+    )
+    places: list[Place] = Field(
+        default_factory=lambda: [Place(name="everywhere", share=1.0)],
+        min_length=1,
+        max_length=MAX_PLACES,
+        description="Places agents live in; shares sum to 1.",
+    )
+    appeals: Appeals | None = Field(None, description="Appeals; null: none.")
 
     _source: str = PrivateAttr("")
+
+    @property
+    def all_lists(self) -> list[ListSpec]:
+        """Every list: the blacklist first if present, then ``lists`` in order."""
+        return ([self.blacklist] if self.blacklist is not None else []) + list(self.lists)
 
     @property
     def source(self) -> str:
@@ -384,11 +702,32 @@ class Regime(_Model):
     @model_validator(mode="after")
     def _cross(self) -> Regime:
         self._check_grades()
-        known = sorted(self.behaviours)
-        allowed_b = ", ".join(known)
+        allowed_b = ", ".join(sorted(self.behaviours))
         grade_names = [g.name for g in self.grades]
-        allowed_g = ", ".join(grade_names)
+        self._check_places()
+        self._check_observers(allowed_b)
+        for i, rule in enumerate(self.rules):
+            if rule.on not in self.behaviours:
+                raise RegimeFieldError(("rules", i, "on"), "unknown behaviour", rule.on, allowed_b)
+        self._check_lists(allowed_b, grade_names)
+        self._check_acts(grade_names)
+        self._check_groups(allowed_b)
+        return self
+
+    def _check_places(self) -> None:
+        _unique(self.places, "name", "places", "place")
+        total = math.fsum(p.share for p in self.places)
+        if abs(total - 1.0) > SHARE_TOLERANCE:
+            raise RegimeFieldError(
+                ("places",),
+                "place shares do not sum to 1",
+                round(total, 9),
+                f"shares summing to 1 within {SHARE_TOLERANCE:g}",
+            )
+
+    def _check_observers(self, allowed_b: str) -> None:
         _unique(self.observers, "name", "observers", "observer")
+        place_names = [p.name for p in self.places]
         for i, obs in enumerate(self.observers):
             seen: set[str] = set()
             for j, b in enumerate(obs.watches):
@@ -404,19 +743,64 @@ class Regime(_Model):
                         "each behaviour once",
                     )
                 seen.add(b)
-        for i, rule in enumerate(self.rules):
-            if rule.on not in self.behaviours:
-                raise RegimeFieldError(("rules", i, "on"), "unknown behaviour", rule.on, allowed_b)
-        if self.blacklist is not None:
-            for i, cond in enumerate(self.blacklist.enter):
-                if isinstance(cond, EnterOnEvent) and cond.on not in self.behaviours:
-                    raise RegimeFieldError(
-                        ("blacklist", "enter", i, "on"), "unknown behaviour", cond.on, allowed_b
-                    )
-                if isinstance(cond, EnterOnGrade) and cond.grade not in grade_names:
-                    raise RegimeFieldError(
-                        ("blacklist", "enter", i, "grade"), "unknown grade", cond.grade, allowed_g
-                    )
+            if isinstance(obs.coverage, dict):
+                for place in obs.coverage:
+                    if place not in place_names:
+                        raise RegimeFieldError(
+                            ("observers", i, "coverage", place),
+                            "unknown place",
+                            place,
+                            ", ".join(place_names),
+                        )
+            fa = obs.false_accusations
+            if fa is not None and fa.behaviour not in obs.watches:
+                raise RegimeFieldError(
+                    ("observers", i, "false_accusations", "behaviour"),
+                    "not a behaviour this observer watches",
+                    fa.behaviour,
+                    ", ".join(obs.watches),
+                )
+
+    def _check_lists(self, allowed_b: str, grade_names: list[str]) -> None:
+        allowed_g = ", ".join(grade_names)
+        located = [(("blacklist",), self.blacklist)] if self.blacklist is not None else []
+        located += [(("lists", i), spec) for i, spec in enumerate(self.lists)]
+        if len(located) > MAX_LISTS:
+            raise RegimeFieldError(
+                ("lists",),
+                "too many lists",
+                len(located),
+                f"at most {MAX_LISTS} lists, blacklist included",
+            )
+        seen: set[str] = set()
+        for where, spec in located:
+            if spec.name in seen:
+                raise RegimeFieldError(
+                    (*where, "name"),
+                    "duplicate list name",
+                    spec.name,
+                    "a list name not used before",
+                )
+            seen.add(spec.name)
+            for i, cond in enumerate(spec.enter):
+                if isinstance(cond, EnterOnGrade):
+                    if cond.grade not in grade_names:
+                        raise RegimeFieldError(
+                            (*where, "enter", i, "grade"), "unknown grade", cond.grade, allowed_g
+                        )
+                    continue
+                for j, b in enumerate(cond.on):
+                    at = (*where, "enter", i, "on") + ((j,) if len(cond.on) > 1 else ())
+                    if b not in self.behaviours:
+                        raise RegimeFieldError(at, "unknown behaviour", b, allowed_b)
+                    if b in cond.on[:j]:
+                        raise RegimeFieldError(
+                            at, "behaviour listed twice", b, "each behaviour once"
+                        )
+
+    def _check_acts(self, grade_names: list[str]) -> None:
+        allowed_g = ", ".join(grade_names)
+        list_names = [spec.name for spec in self.all_lists]
         seen_s: set[str] = set()
         for where in ("sanctions", "rewards"):
             for i, s in enumerate(getattr(self, where)):
@@ -433,15 +817,28 @@ class Regime(_Model):
                         raise RegimeFieldError(
                             (where, i, "applies_to", "grades", j), "unknown grade", g, allowed_g
                         )
-                if s.applies_to.blacklisted and self.blacklist is None:
+                for j, name in enumerate(s.applies_to.lists):
+                    if name not in list_names:
+                        raise RegimeFieldError(
+                            (where, i, "applies_to", "lists", j),
+                            "unknown list",
+                            name,
+                            ", ".join(list_names) or "none: the regime has no lists",
+                        )
+                    if name in s.applies_to.lists[:j]:
+                        raise RegimeFieldError(
+                            (where, i, "applies_to", "lists", j),
+                            "list named twice",
+                            name,
+                            "each list once",
+                        )
+                if s.applies_to.blacklisted and "blacklist" not in list_names:
                     raise RegimeFieldError(
                         (where, i, "applies_to"),
                         "applies to blacklisted agents but the regime has no blacklist",
                         "blacklisted",
-                        "grades only, or add a blacklist",
+                        "grades or lists only, or add a list named blacklist",
                     )
-        self._check_groups(allowed_b)
-        return self
 
     def _check_grades(self) -> None:
         _unique(self.grades, "name", "grades", "grade")
