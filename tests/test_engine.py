@@ -396,7 +396,7 @@ def test_disparate_impact_is_the_ratio_of_group_sanction_rates():
 
 
 def test_disparate_impact_edge_cases():
-    from scsim.engine.run import disparate_impact
+    from scsim.metrics.reduce import disparate_impact
 
     assert math.isnan(disparate_impact(np.array([0, 0]), np.array([5, 5])))
     assert disparate_impact(np.array([0, 3]), np.array([5, 5])) == math.inf

@@ -42,3 +42,15 @@ class Run:
     @property
     def agent_days_per_s(self) -> float:
         return self.population * self.days / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def by_group(self) -> pl.DataFrame:
+        """Per-group impact of the run: one row for ``"all"``, then one per group.
+
+        Computed on demand from ``daily`` and ``agents`` (see
+        :func:`scsim.analysis.groups.by_group` and ``docs/frames.md`` for the columns),
+        so a stored run gets it too.
+        """
+        from scsim.analysis.groups import by_group
+
+        return by_group(self)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import zlib
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -31,6 +31,13 @@ POP_GROUP = 101
 POP_RATE = 102
 POP_HOUSEHOLD = 103
 POP_GRAPH = 104
+POP_ENROL = 105
+POP_PLACE = 106
+CURE = 5
+ACCUSE = 6
+APPEAL = 7
+SERIOUS = 8
+ATTRIBUTE = 9
 
 
 @njit(inline="always", cache=True)
@@ -79,3 +86,16 @@ def name_key(name: str) -> np.uint64:
     lo = zlib.crc32(name.encode())
     hi = zlib.crc32(name.encode()[::-1] + b"scsim")
     return np.uint64((hi << 32) | lo)
+
+
+@njit(parallel=True, cache=True)
+def _uniforms(key, n):
+    out = np.empty(n)
+    for i in prange(n):
+        out[i] = unit(draw(agent_base(key, i), np.uint64(0)))
+    return out
+
+
+def uniforms(key: np.uint64, n: int) -> np.ndarray:
+    """One uniform per agent for a (seed, stage) key: per-agent attributes."""
+    return _uniforms(key, n)

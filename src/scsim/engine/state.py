@@ -1,60 +1,72 @@
 """The population's state under one regime: a struct of arrays, agent id = index.
 
-The ``*_c`` arrays are the clean counterfactual (the same life without false
-attributions), read only where ``taint`` is set. They exist only when some observer
-can falsely match; otherwise they alias the real arrays and cost nothing.
+Every array of the scored state has a leading *copy* axis: copy 0 is the real life,
+copy 1 (present only when some channel can wrongly attribute an event) is the clean
+counterfactual, the same life without false attributions. Copy 1 is read only where
+``taint`` is set: until an agent's first false attribution both copies are equal, so
+the clean one is filled in then (see ``engine.scoring``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from typing import NamedTuple
 
 import numpy as np
 
+from scsim.engine import rng
 from scsim.engine.compile import Compiled
 
 
-@dataclass
-class State:
-    score: np.ndarray  # int32, fixed point
-    grade: np.ndarray  # uint8
-    gdays: np.ndarray  # uint16: consecutive days in the current grade
-    listed: np.ndarray  # int32: 0 off the list, else the day count on it
-    used: np.ndarray  # uint16[n, slots]: rule uses this year, for max_per_year
-    score_c: np.ndarray
-    grade_c: np.ndarray
-    gdays_c: np.ndarray
-    listed_c: np.ndarray
-    used_c: np.ndarray
-    flags: np.ndarray  # uint8: events of the day that call for listing
-    taint: np.ndarray  # uint8: 1 once the clean copy may differ from the real state
+class State(NamedTuple):
+    score: np.ndarray  # int32[C, n], fixed point
+    grade: np.ndarray  # uint8[C, n]
+    gdays: np.ndarray  # uint16[C, n]: consecutive days in the current grade
+    listed: np.ndarray  # int32[C, L, n]: 0 off the list, else the day count on it
+    term: np.ndarray  # int32[C, L, n]: days this listing lasts, -1 = until cured or never
+    cure: np.ndarray  # int16[C, L, n]: 0 not cured, -1 cured and kept, k > 0 leaves in k-1 days
+    used: np.ndarray  # uint16[C, n, slots]: rule applications this year
+    window: np.ndarray  # uint16[C, W, n, w]: days (+1) of recent events, for count conditions
+    flags: np.ndarray  # uint8[n]: list entries called for today, bit l (real), bit 4 + l (clean)
+    taint: np.ndarray  # uint8[n]: 1 once the clean copy may differ from the real one
+    enrolled: np.ndarray  # uint8[n]: 1 if the agent is scored (opt-in regimes)
     track_clean: bool
 
     def nbytes(self) -> int:
-        arrays = [getattr(self, f.name) for f in fields(self) if f.name != "track_clean"]
-        seen: set[int] = set()
-        total = 0
-        for a in arrays:
-            if id(a) not in seen:
-                seen.add(id(a))
-                total += a.nbytes
-        return total
+        return sum(a.nbytes for a in self if isinstance(a, np.ndarray))
 
 
-def initial_state(c: Compiled, n: int) -> State:
-    from scsim.engine.kernels import _grade
+def initial_state(c: Compiled, n: int, seed: int, can_wrong: bool) -> State:
+    """Everyone at the initial score, in its grade, on no list.
 
-    k0 = _grade(c.initial, c.grade_min)
-    score = np.full(n, c.initial, dtype=np.int32)
-    grade = np.full(n, k0, dtype=np.uint8)
-    gdays = np.zeros(n, dtype=np.uint16)
-    listed = np.zeros(n, dtype=np.int32)
-    used = np.zeros((n, c.n_slots), dtype=np.uint16)
-    track = bool(np.any(c.p_false > 0))
-    if track:
-        clean = (score.copy(), grade.copy(), gdays.copy(), listed.copy(), used.copy())
-    else:
-        clean = (score, grade, gdays, listed, used)
+    ``can_wrong``: some channel can attribute an event to someone who did not do it
+    (false matches, attribute errors, false accusations); only then is there a clean
+    copy to keep.
+    """
+    from scsim.engine.settle import grade_of
+
+    copies = 2 if can_wrong else 1
+    n_lists = c.n_lists
+    score = np.full((copies, n), c.initial, dtype=np.int32)
+    grade = np.full((copies, n), grade_of(c.initial, c.grade_min), dtype=np.uint8)
     # Under liability a false attribution spreads through friends' scores: track all.
-    taint = np.full(n, track and c.liability > 0, dtype=np.uint8)
-    return State(score, grade, gdays, listed, used, *clean, np.zeros(n, np.uint8), taint, track)
+    taint = np.full(n, can_wrong and c.liability > 0, dtype=np.uint8)
+    return State(
+        score=score,
+        grade=grade,
+        gdays=np.zeros((copies, n), dtype=np.uint16),
+        listed=np.zeros((copies, n_lists, n), dtype=np.int32),
+        term=np.full((copies, n_lists, n), -1, dtype=np.int32),
+        cure=np.zeros((copies, n_lists, n), dtype=np.int16),
+        used=np.zeros((copies, n, c.n_slots), dtype=np.uint16),
+        window=np.zeros((copies, c.n_windows, n, c.window), dtype=np.uint16),
+        flags=np.zeros(n, dtype=np.uint8),
+        taint=taint,
+        enrolled=enrolment(rng.stage_key(seed, 0, rng.POP_ENROL), n, c.enrol_share),
+        track_clean=can_wrong,
+    )
+
+
+def enrolment(key: np.uint64, n: int, share: float) -> np.ndarray:
+    if share >= 1.0:
+        return np.ones(n, dtype=np.uint8)
+    return (rng.uniforms(key, n) < share).astype(np.uint8)

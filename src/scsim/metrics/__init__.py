@@ -1,5 +1,5 @@
 """The audit metrics: names (DESIGN.md), kinds (stock or flow), and reductions."""
 
-from scsim.metrics.names import metric_names, stock_names
+from scsim.metrics.names import flow_names, metric_names, stock_names
 
-__all__ = ["metric_names", "stock_names"]
+__all__ = ["flow_names", "metric_names", "stock_names"]

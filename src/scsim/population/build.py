@@ -35,6 +35,8 @@ class Population:
     lam_agent: np.ndarray  # float32[n, Bh]: per-agent rates of heterogeneous behaviours
     beh_col: np.ndarray  # int64[B]: column in lam_agent, or -1 to read lam_group
     household: np.ndarray  # uint32[n]: household id, households are runs of ids
+    hstart: np.ndarray  # int64[H + 1]: first id of each household (and n at the end)
+    place: np.ndarray  # uint8[n]
     indptr: np.ndarray  # int64[n + 1]: CSR friendship graph
     indices: np.ndarray  # int32[E]
 
@@ -63,10 +65,8 @@ def group_rate_table(regime: Regime) -> np.ndarray:
 def build_population(regime: Regime, n: int, seed: int) -> Population:
     if not 1 <= n <= MAX_POPULATION:
         raise OptionError(f"population: {n} is out of range (allowed: 1 to {MAX_POPULATION:,})")
-    shares = np.array([g.share for g in regime.groups])
-    cum = np.cumsum(shares)
-    cum[-1] = 1.0
-    group = _assign_groups(rng.stage_key(seed, 0, rng.POP_GROUP), n, cum)
+    group = _assign(rng.stage_key(seed, 0, rng.POP_GROUP), n, [g.share for g in regime.groups])
+    place = _assign(rng.stage_key(seed, 0, rng.POP_PLACE), n, [p.share for p in regime.places])
 
     lam_group = group_rate_table(regime)
     spreads = np.array([b.spread for b in regime.behaviours.values()])
@@ -85,7 +85,7 @@ def build_population(regime: Regime, n: int, seed: int) -> Population:
     if hetero.size:  # one total per person: the homogeneous part plus the person's own rates
         homo = lam_group[:, beh_col < 0].sum(axis=1)
         lam_total = (homo[group] + lam_agent.sum(axis=1, dtype=np.float64)).astype(np.float32)
-    household = _households(
+    household, hstart = _households(
         rng.stage_key(seed, 0, rng.POP_HOUSEHOLD), n, regime.households.mean_size
     )
     net = regime.network
@@ -93,20 +93,16 @@ def build_population(regime: Regime, n: int, seed: int) -> Population:
         rng.stage_key(seed, 0, rng.POP_GRAPH), n, net.degree, net.locality
     )
     return Population(
-        n, group, lam_total, lam_group, lam_agent, beh_col, household, indptr, indices
-    )
+        n, group, lam_total, lam_group, lam_agent, beh_col, household, hstart, place, indptr,
+        indices,
+    )  # fmt: skip
 
 
-@njit(parallel=True, cache=True)
-def _assign_groups(key, n, cum):
-    out = np.empty(n, dtype=np.uint8)
-    for i in prange(n):
-        u = rng.unit(rng.draw(rng.agent_base(key, i), np.uint64(0)))
-        g = 0
-        while g < cum.size - 1 and u >= cum[g]:
-            g += 1
-        out[i] = g
-    return out
+def _assign(key: np.uint64, n: int, shares: list[float]) -> np.ndarray:
+    """Each agent to one category, with chance its share (groups, places)."""
+    cum = np.cumsum(shares)
+    cum[-1] = 1.0
+    return np.searchsorted(cum, rng.uniforms(key, n), side="right").astype(np.uint8)
 
 
 @njit(parallel=True, cache=True)
@@ -128,12 +124,20 @@ def _lognormal_rates(key, group, lam, sigma, keys):
 
 @njit(cache=True)
 def _households(key, n, mean_size):
-    """Households as runs of consecutive ids; a new one starts with chance 1/mean_size."""
+    """Households as runs of consecutive ids; a new one starts with chance 1/mean_size.
+
+    Returns each agent's household and each household's first id (with n at the end),
+    so a household's members are ``range(hstart[h], hstart[h + 1])``.
+    """
     out = np.empty(n, dtype=np.uint32)
+    starts = np.empty(n + 1, dtype=np.int64)
     p_start = 1.0 / mean_size
     h = 0
+    starts[0] = 0
     for i in range(n):
         if i > 0 and rng.unit(rng.draw(rng.agent_base(key, i), np.uint64(0))) < p_start:
             h += 1
+            starts[h] = i
         out[i] = h
-    return out
+    starts[h + 1] = n
+    return out, starts[: h + 2].copy()

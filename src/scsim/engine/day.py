@@ -1,0 +1,223 @@
+"""One regime's day pipeline over one population.
+
+    behave -> observe -> score -> couple -> grade -> list -> sanction -> respond -> record
+
+behave is one parallel sweep; observe and score walk the day's sparse events; couple,
+grade, list and sanction are one more parallel sweep (``settle``); record turns the
+per-block tallies into the day's metrics, per group and overall.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scsim.engine import behave, rng, scoring, settle
+from scsim.engine.appeals import Appeals
+from scsim.engine.compile import MAX_EVENTS_PER_DAY, SCALE, Compiled
+from scsim.engine.state import State, initial_state
+from scsim.metrics.frames import EventLog
+from scsim.metrics.names import metric_names
+from scsim.metrics.reduce import disparate_impact, gini_from_histogram
+from scsim.observe.stage import Events, Observation
+from scsim.population import Population
+from scsim.regime import Regime
+
+GINI_BINS = 4096
+
+
+class DayLoop:
+    """The stages of one day, the state they share, and their reusable buffers."""
+
+    def __init__(
+        self,
+        regime: Regime,
+        compiled: Compiled,
+        pop: Population,
+        seed: int,
+        chunk: int,
+        keep_events: bool = True,
+    ) -> None:
+        c = compiled
+        self.regime, self.c, self.pop, self.seed, self.chunk = regime, c, pop, seed, chunk
+        can_wrong = bool((c.p_false > 0).any() or (c.attr_error > 0).any())
+        can_wrong = can_wrong or bool((c.accuse_rate > 0).any())
+        self.state: State = initial_state(c, pop.n, seed, can_wrong)
+        self.names = metric_names(regime)
+        self.observe_stage = Observation(c, pop, seed)
+        self.appeals = Appeals(c, pop.group, seed)
+        self.log: EventLog | None = EventLog() if keep_events else None
+        self.transitions: list[np.ndarray] = []
+        n_groups = len(regime.groups)
+        self.group_size = np.bincount(pop.group, minlength=n_groups)
+        self.nblocks = -(-pop.n // chunk)
+        self.true_counts = np.zeros((self.nblocks, n_groups, c.n_beh), dtype=np.int64)
+        self.width = int(chunk * float(pop.lam_group.sum(axis=1).max(initial=0.0)) * 2) + 64
+        self.buf = np.empty((self.nblocks, self.width), dtype=np.int64)
+        self.buf_n = np.zeros(self.nblocks, dtype=np.int64)
+        self.tallies = settle.Tallies(self.nblocks, n_groups, c.n_grades, c.n_lists)
+        self.appeal_exits = np.zeros((n_groups, max(c.n_lists, 1), 2), dtype=np.int64)
+        self.rehab = np.zeros((n_groups, 2), dtype=np.int64)  # days on list, listings ended
+        self.old = np.empty_like(self.state.score) if c.liability > 0 else None
+        self.has_family = bool(c.family.any())
+
+    def step(self, day: int) -> np.ndarray:
+        """Live one day; return its metrics, one row per group with "all" first."""
+        if day > 0 and day % 365 == 0:
+            self.state.used[:] = 0
+        events = self.observe_stage(day, self.behave(day))
+        flows = self.score(day, events)
+        self.settle(day)
+        self.respond(day)
+        return self.record(flows)
+
+    def behave(self, day: int) -> np.ndarray:
+        """The day's true events, packed (agent, behaviour, index), in agent order."""
+        p = self.pop
+        key_b = rng.stage_key(self.seed, day, rng.BEHAVE)
+        while True:
+            behave.behave(
+                key_b, self.chunk, p.group, p.lam_total, p.lam_group, p.lam_agent, p.beh_col,
+                MAX_EVENTS_PER_DAY, self.true_counts, self.buf, self.buf_n,
+            )  # fmt: skip
+            if self.buf_n.max(initial=0) <= self.width:
+                return behave.gather(self.buf, self.buf_n)
+            self.width = int(self.buf_n.max() * 1.5) + 64
+            self.buf = np.empty((self.nblocks, self.width), dtype=np.int64)
+
+    def score(self, day: int, ev: Events) -> dict[str, np.ndarray]:
+        """Appeals decided today, then the points and listings of today's records.
+
+        Returns the day's event flows per group of the agent each event was attributed
+        to.
+        """
+        c, st, p = self.c, self.state, self.pop
+        self.appeal_exits[:] = 0
+        won = self.appeals.decide(day, st, p, self.appeal_exits)
+        applied = np.zeros(ev.attr.size, dtype=np.int64)
+        listing = np.zeros(ev.attr.size, dtype=np.int64)
+        scoring.apply_events(
+            c, st, day, rng.stage_key(self.seed, day, rng.SERIOUS), ev.attr, ev.doer, ev.beh,
+            p.hstart, p.household, applied, listing,
+        )  # fmt: skip
+        filed = self.appeals.file(day, ev, applied, listing)
+        if self.log is not None:
+            self.log.add(ev, day, applied)
+        n_groups, n_obs = self.group_size.size, c.obs_key.size
+        g = p.group[ev.attr].astype(np.int64)
+        wrong = ev.attr != ev.doer
+
+        def by(cols: np.ndarray, width: int, weights: np.ndarray | None = None) -> np.ndarray:
+            flat = np.bincount(g * width + cols, weights=weights, minlength=n_groups * width)
+            return flat.reshape(n_groups, width)
+
+        return {
+            "recorded": by(ev.beh, c.n_beh),
+            "false": np.bincount(g[wrong], minlength=n_groups),
+            "wrongful": np.bincount(g[wrong & (applied < 0)], minlength=n_groups),
+            "by_observer": by(ev.obs, n_obs),
+            "false_by_observer": by(ev.obs, n_obs, wrong.astype(np.float64)),
+            "filed": np.bincount(g[filed], minlength=n_groups),
+            "won": np.bincount(p.group[won], minlength=n_groups),
+        }
+
+    def settle(self, day: int) -> None:
+        """couple -> grade -> list -> sanction, in one sweep over the agents."""
+        st, p = self.state, self.pop
+        old = st.score
+        if self.old is not None:
+            np.copyto(self.old, st.score)
+            old = self.old
+        settle.settle(
+            self.c, st, self.chunk, p.group, p.indptr, p.indices, old,
+            rng.stage_key(self.seed, day, rng.CURE), self.tallies.as_tuple(),
+        )  # fmt: skip
+        self.transitions.append(self.tallies.trans.sum(0))
+
+    def respond(self, day: int) -> None:
+        """Behaviour change (deterrence, chilling, gaming, distancing): not yet modelled."""
+
+    def record(self, flows: dict[str, np.ndarray]) -> np.ndarray:
+        """The day's metrics, per group and overall, in the order of ``self.names``.
+
+        Everything is first a count per group; the overall row is the sum of the group
+        rows, and means and shares are divided by the population last.
+        """
+        r, c, t = self.regime, self.c, self.tallies
+        states = t.states.sum(0)  # [G, K, list mask]
+        acts = np.einsum("gkm,skm->gs", states, c.active)
+        wrongful = t.wrongful.sum(0)
+        if self.has_family:
+            acts[:, c.family], extra = self.family()
+            wrongful = wrongful + extra
+        moves = t.moves.sum(0)  # [G, L, (entries, exits, days)]
+        moves[:, :, 1:] += self.appeal_exits
+        self.rehab += moves[:, :, 1:].sum(1)[:, ::-1]
+        masks = np.arange(states.shape[2])
+        true = self.true_counts.sum(0)
+        counts: dict[str, np.ndarray] = {
+            "mean_score": t.sum_score.sum(0) / SCALE,
+            "enrolled": np.bincount(self.pop.group[self.state.enrolled == 1],
+                                    minlength=self.group_size.size),
+            "blacklisted": states[:, :, 1:].sum((1, 2)),
+            "wrongfully_sanctioned": wrongful,
+            "wrongfully_listed": t.wrongly_listed.sum(0),
+            "cured_still_listed": t.cured.sum(0),
+            "list_entries": moves[:, :, 0].sum(1),
+            "list_exits": moves[:, :, 1].sum(1),
+            "false_attributions": flows["false"],
+            "wrongful_penalties": flows["wrongful"],
+            "appeals_filed": flows["filed"],
+            "appeals_won": flows["won"],
+        }  # fmt: skip
+        for k, grade in enumerate(r.grades):
+            counts[f"grade_share.{grade.name}"] = states[:, k].sum(1)
+        for li, lst in enumerate(r.all_lists):
+            counts[f"listed.{lst.name}"] = states[:, :, (masks >> li) & 1 == 1].sum((1, 2))
+        for a, act in enumerate([*r.sanctions, *r.rewards]):
+            kind = "sanctioned" if a < c.n_sanctions else "rewarded"
+            counts[f"{kind}.{act.name}"] = acts[:, a]
+        for b, name in enumerate(r.behaviours):
+            counts[f"events_true.{name}"] = true[:, b]
+            counts[f"events_recorded.{name}"] = flows["recorded"][:, b]
+        for o, obs in enumerate(r.observers):
+            counts[f"recorded_by.{obs.name}"] = flows["by_observer"][:, o]
+            counts[f"false_by.{obs.name}"] = flows["false_by_observer"][:, o]
+
+        rows = {name: _with_total(counts[name]) for name in counts}
+        everyone = _with_total(self.group_size)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            for name in rows:
+                if name == "mean_score" or name.startswith("grade_share."):
+                    rows[name] = rows[name] / everyone
+            rehab = _with_total(self.rehab)
+            rows["days_to_rehabilitation"] = rehab[:, 0] / rehab[:, 1]
+        nan = np.full(self.group_size.size, np.nan)
+        rows["score_gini"] = np.concatenate([[self.gini()], nan])
+        for a, act in enumerate(r.sanctions):
+            impact = disparate_impact(acts[:, a], self.group_size)
+            rows[f"disparate_impact.{act.name}"] = np.concatenate([[impact], nan])
+        return np.column_stack([rows[name] for name in self.names])
+
+    def family(self) -> tuple[np.ndarray, np.ndarray]:
+        """Counts of family sanctions per group, and the extra wrongfully sanctioned."""
+        c, p = self.c, self.pop
+        parts = min(self.nblocks, 64)
+        out = np.zeros((parts, self.group_size.size, c.family.size), dtype=np.int64)
+        wrong = np.zeros((parts, self.group_size.size), dtype=np.int64)
+        settle.family_sanctions(c, self.state, p.hstart, p.group, out, wrong)
+        return out.sum(0)[:, c.family], wrong.sum(0)
+
+    def gini(self) -> float:
+        t = self.tallies
+        lo, hi = int(t.smin.min()), int(t.smax.max())
+        width = max(SCALE, -(-(hi - lo + 1) // GINI_BINS))
+        hist = np.empty((min(self.nblocks, 64), (hi - lo) // width + 1), dtype=np.int64)
+        settle.histogram(self.state.score[0], lo, width, hist)
+        values = (lo + width * np.arange(hist.shape[1])) / SCALE
+        return gini_from_histogram(values, hist.sum(0))
+
+
+def _with_total(per_group: np.ndarray) -> np.ndarray:
+    """Per-group values with the whole population's total in front (row "all")."""
+    col = np.asarray(per_group, dtype=np.float64)
+    return np.concatenate([col.sum(0, keepdims=True), col])
