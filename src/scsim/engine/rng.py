@@ -38,6 +38,7 @@ ACCUSE = 6
 APPEAL = 7
 SERIOUS = 8
 ATTRIBUTE = 9
+DEPLOY = 10
 
 
 @njit(inline="always", cache=True)
@@ -79,6 +80,12 @@ def _mix64_py(z: np.uint64) -> np.uint64:
     z = (z ^ (z >> _S30)) * _M1
     z = (z ^ (z >> _S27)) * _M2
     return z ^ (z >> _S31)
+
+
+def unit_py(key: np.uint64) -> float:
+    """A uniform in [0, 1) from a key, in Python (for once-a-day draws)."""
+    with np.errstate(over="ignore"):
+        return float(_mix64_py(key) >> _S11) * _TO_UNIT
 
 
 def name_key(name: str) -> np.uint64:

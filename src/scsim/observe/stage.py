@@ -49,7 +49,7 @@ class Observation:
         self.coverage = c.coverage.copy()
         n_places = c.coverage.shape[1]
         self.budget = c.coverage.mean(axis=1) * n_places  # coverage summed over places
-        self.urn = np.full(c.coverage.shape, 1.0 / max(n_places, 1))
+        self.urn = np.full(c.coverage.shape, 0.5)
         self.pending: dict[int, list[Events]] = {}
         self.waiting = np.zeros(0, dtype=np.int64)  # packed candidates in a queue
         self.waiting_since = np.zeros(0, dtype=np.int64)
@@ -71,7 +71,7 @@ class Observation:
         doer, beh, obs, _ = unpack(cand)
         found = Events(attr, doer, beh, obs, happened).subset(recorded)
         found = Events.concat([found, self.accusations(day)])
-        self.adapt(found)
+        self.adapt(day, found)
         lat = c.latency[found.obs]
         for delay in np.unique(lat[lat > 0]):
             self.pending.setdefault(day + int(delay), []).append(found.subset(lat == delay))
@@ -116,18 +116,22 @@ class Observation:
             parts.append(Events(attr, -fill, fill * c.accuse_beh[o], fill * o, fill * day))
         return Events.concat(parts)
 
-    def adapt(self, found: Events) -> None:
-        """Adaptive observers move coverage towards the places of their own records.
+    def adapt(self, day: int, found: Events) -> None:
+        """Adaptive observers go where their own records are (Ensign et al. 2018).
 
-        A Pólya urn (Ensign et al. 2018): each recorded event adds to its place's weight,
-        and the observer's coverage budget is spread in proportion to the weights. With
-        equal true rates the records follow the coverage, so the coverage runs away to
-        whichever place got ahead early.
+        Each day an adaptive observer puts its whole coverage budget (its coverage
+        summed over places, at most 1 in a place) on one place, drawn with chance
+        proportional to the events it has recorded there so far (a Pólya urn, started
+        at half an event a place). Records can only come from where it looks, so with
+        equal true rates the coverage runs away to whichever place got ahead early.
         """
         c = self.c
         for o in np.flatnonzero(c.adaptive):
             mine = found.obs == o
             who = np.where(found.doer[mine] >= 0, found.doer[mine], found.attr[mine])
             self.urn[o] += np.bincount(self.pop.place[who], minlength=self.urn.shape[1])
-            share = self.urn[o] / self.urn[o].sum()
-            self.coverage[o] = np.minimum(1.0, self.budget[o] * share)
+            u = rng.unit_py(rng.stage_key(self.seed, day, rng.DEPLOY) ^ np.uint64(o))
+            cum = np.cumsum(self.urn[o])
+            where = min(int(np.searchsorted(cum, u * cum[-1], side="right")), cum.size - 1)
+            self.coverage[o] = 0.0
+            self.coverage[o, where] = min(1.0, self.budget[o])
