@@ -347,3 +347,56 @@ def test_family_sanction_falls_on_the_other_members():
         on="household",
     ).filter(~pl.col("listed") | (pl.col("n_listed") > 1))
     assert run.summary["sanctioned.school"] == others.height > 0
+
+
+def test_agents_frame_marks_exactly_the_wrongfully_sanctioned():
+    reg = regime(
+        behaviours={"offence": {"rate": 0.01}},
+        observers=[
+            {"name": "cam", "watches": ["offence"], "false_match_rate": 2e-5, "gallery": 10_000}
+        ],
+        blacklist={"enter": [{"on": "offence"}], "exit": {"after_days": 20}},
+        sanctions=[
+            {"name": "ban", "applies_to": "blacklisted"},
+            {"name": "school", "applies_to": {"blacklisted": True, "family": True}},
+        ],
+        households={"mean_size": 3.0},
+    )
+    run = simulate(reg, population=5_000, days=40, seed=14)
+    assert run.agents["wrongfully_sanctioned"].sum() == run.summary["wrongfully_sanctioned"] > 0
+    assert run.agents["wrongfully_listed"].sum() == run.summary["wrongfully_listed"] > 0
+
+
+def test_explain_names_every_cause_of_a_listing_and_nothing_else():
+    reg = regime(
+        behaviours={"offence": {"rate": 0.02}, "litter": {"rate": 0.05}},
+        observers=[
+            {
+                "name": "cam",
+                "watches": ["offence", "litter"],
+                "false_match_rate": 2e-5,
+                "gallery": 10_000,
+            }
+        ],
+        rules=[{"on": "offence", "points": -5}, {"on": "litter", "points": -1}],
+        blacklist={"enter": [{"on": "offence"}]},
+        sanctions=[{"name": "ban", "applies_to": "blacklisted"}],
+    )
+    run = simulate(reg, population=3_000, days=30, seed=15)
+    listed = run.agents.filter(pl.col("listed"))["agent"].to_list()
+    assert listed
+    for agent in listed[:50]:
+        why = run.explain(agent)
+        (cause,) = why.causes
+        entry_day = why.list_moves.filter(pl.col("move") == "entered_by_event")["day"].max()
+        expected = run.events.filter(
+            (pl.col("agent") == agent)
+            & (pl.col("day_recorded") == entry_day)
+            & (pl.col("behaviour") == "offence")
+        )
+        assert cause.events.height == expected.height > 0
+        assert (cause.events["behaviour"] == "offence").all()
+        assert (cause.events["true"] == ~expected["false"]).all()
+        assert "FALSE" in why.text() or why.events["true"].all()
+    unsanctioned = run.agents.filter(~pl.col("listed"))["agent"][0]
+    assert run.explain(unsanctioned).causes == []

@@ -37,19 +37,23 @@ class Appeals:
             )
         return filed
 
-    def decide(self, day: int, st, pop, exits: np.ndarray) -> np.ndarray:
-        """Undo what today's won appeals undo; returns the agents whose appeal was won.
+    def decide(self, day: int, st, pop, exits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Undo what today's won appeals undo.
 
-        ``exits[g, l]`` receives (agents of group g leaving list l, their days on it).
+        Returns the agents whose appeal was won and, for each, the mask of the lists it
+        left because of it. ``exits[g, l]`` receives (agents of group g leaving list l,
+        their days on it).
         """
         parts = self.due.pop(day, [])
         if not parts:
-            return np.zeros(0, dtype=np.int64)
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         agent, points, listing, wrong = (np.concatenate(col) for col in zip(*parts, strict=True))
+        left = np.zeros(agent.size, dtype=np.int64)
         _undo(
-            self.c, st, agent, points, listing, wrong, pop.hstart, pop.household, pop.group, exits
-        )
-        return agent
+            self.c, st, agent, points, listing, wrong, pop.hstart, pop.household, pop.group,
+            exits, left,
+        )  # fmt: skip
+        return agent, left
 
 
 @njit(cache=True)
@@ -63,7 +67,7 @@ def _draws(key, attr):
 
 
 @njit(cache=True)
-def _undo(c, st, agent, points, listing, wrong, hstart, household, group, exits):
+def _undo(c, st, agent, points, listing, wrong, hstart, household, group, exits, left):
     """Give back the points and end the listings of won appeals (every scored member)."""
     for t in range(agent.size):
         a = agent[t]
@@ -84,6 +88,8 @@ def _undo(c, st, agent, points, listing, wrong, hstart, household, group, exits)
                         if copy == 0:
                             exits[group[m], li, 0] += 1
                             exits[group[m], li, 1] += st.listed[copy, li, m]
+                            if m == a:
+                                left[t] |= 1 << li
                         st.listed[copy, li, m] = 0
                         st.cure[copy, li, m] = 0
                         st.term[copy, li, m] = -1

@@ -15,7 +15,7 @@ from scsim.engine import behave, rng, scoring, settle
 from scsim.engine.appeals import Appeals
 from scsim.engine.compile import MAX_EVENTS_PER_DAY, SCALE, Compiled
 from scsim.engine.state import State, initial_state
-from scsim.metrics.frames import EventLog
+from scsim.metrics.frames import EventLog, ListLog
 from scsim.metrics.names import metric_names
 from scsim.metrics.reduce import disparate_impact, gini_from_histogram
 from scsim.observe.stage import Events, Observation
@@ -46,6 +46,7 @@ class DayLoop:
         self.observe_stage = Observation(c, pop, seed)
         self.appeals = Appeals(c, pop.group, seed)
         self.log: EventLog | None = EventLog() if keep_events else None
+        self.list_log: ListLog | None = ListLog(c.n_lists) if keep_events else None
         self.transitions: list[np.ndarray] = []
         n_groups = len(regime.groups)
         self.group_size = np.bincount(pop.group, minlength=n_groups)
@@ -92,7 +93,9 @@ class DayLoop:
         """
         c, st, p = self.c, self.state, self.pop
         self.appeal_exits[:] = 0
-        won = self.appeals.decide(day, st, p, self.appeal_exits)
+        won, left = self.appeals.decide(day, st, p, self.appeal_exits)
+        if self.list_log is not None:
+            self.list_log.add_appeals(day, won, left)
         applied = np.zeros(ev.attr.size, dtype=np.int64)
         listing = np.zeros(ev.attr.size, dtype=np.int64)
         scoring.apply_events(
@@ -132,6 +135,9 @@ class DayLoop:
             rng.stage_key(self.seed, day, rng.CURE), self.tallies.as_tuple(),
         )  # fmt: skip
         self.transitions.append(self.tallies.trans.sum(0))
+        if self.list_log is not None:
+            self.list_log.add_sweep(day, st.flags)
+        st.flags[:] = 0
 
     def respond(self, day: int) -> None:
         """Behaviour change (deterrence, chilling, gaming, distancing): not yet modelled."""

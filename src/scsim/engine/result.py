@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import polars as pl
 
+    from scsim.analysis.provenance import Explanation
     from scsim.regime import Regime
 
 
@@ -19,8 +20,9 @@ class Run:
     population, then one column per metric (DESIGN.md names). ``agents`` is the final
     state, one row per agent. ``summary`` maps each metric to its value for the run:
     a stock's value on the last day, a flow's total over the run. ``events`` has one row
-    per recorded event (None when the run was made with ``keep_events=False``);
-    ``transitions`` counts the agents whose grade changed, per day and (from, to).
+    per recorded event and ``list_moves`` one per entry onto or exit from a list (both
+    None when the run was made with ``keep_events=False``); ``transitions`` counts the
+    agents whose grade changed, per day and (from, to).
     """
 
     regime: Regime
@@ -38,6 +40,7 @@ class Run:
     run_id: str | None = None
     events: pl.DataFrame | None = None
     transitions: pl.DataFrame | None = None
+    list_moves: pl.DataFrame | None = None
 
     @property
     def agent_days_per_s(self) -> float:
@@ -54,3 +57,10 @@ class Run:
         from scsim.analysis.groups import by_group
 
         return by_group(self)
+
+    def explain(self, agent: int) -> Explanation:
+        """The sanctions and rewards in force on ``agent`` at the end, and the recorded
+        events behind each, marked true or false (``print(run.explain(4711).text())``)."""
+        from scsim.analysis.provenance import explain
+
+        return explain(self, agent)

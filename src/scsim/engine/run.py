@@ -73,7 +73,7 @@ def simulate(
         days=days,
         seed=seed,
         daily=daily_frame(daily, sim.names, ["all", *(g.name for g in regime.groups)]),
-        agents=agents_frame(regime, pop, sim.state),
+        agents=agents_frame(regime, compiled, pop, sim.state),
         summary=summary(daily[:, 0, :], sim.names, set(stock_names(regime))),
         stocks=frozenset(stock_names(regime)),
         seconds=t2 - t0,
@@ -87,6 +87,7 @@ def simulate(
             "bytes_per_agent": (pop.nbytes() + sim.state.nbytes()) / population,
         },
         events=sim.log.frame(regime) if sim.log is not None else None,
+        list_moves=sim.list_log.frame(regime) if sim.list_log is not None else None,
         transitions=transitions_frame(regime, sim.transitions),
     )
 

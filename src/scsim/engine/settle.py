@@ -14,6 +14,9 @@ from numba import njit, prange
 from scsim.engine import rng
 from scsim.engine.scoring import CLEAN_BIT
 
+# After the sweep, ``flags`` holds each agent's list moves of the day, two bits a list.
+BY_EVENT, BY_GRADE, LEFT = 1, 2, 3
+
 
 class Tallies:
     """Per-block counts the sweep writes, summed by the record stage."""
@@ -66,7 +69,11 @@ def _couple(i, s, old, indptr, indices, liability, lo, hi):
 
 @njit(cache=True)
 def _settle_one(c, st, copy, i, old, indptr, indices, key_cure, moves, count):
-    """One agent's day in one copy of the state; returns (grade, list mask, cured mask).
+    """One agent's day in one copy of the state.
+
+    Returns the new and the former grade, the mask of lists it is on, the mask of
+    lists it is on though cured, and its list moves (two bits a list, ``BY_EVENT``,
+    ``BY_GRADE`` or ``LEFT``).
 
     Lists: a listed agent counts its days, may cure (pay) and then leave after a delay
     with some probability, and leaves when its term ends; leaving restarts the
@@ -82,6 +89,7 @@ def _settle_one(c, st, copy, i, old, indptr, indices, key_cure, moves, count):
     gd = min(np.int64(st.gdays[copy, i]) + 1, 65535) if k == was else 1
     mask = 0
     cured = 0
+    moved = 0
     flag = (st.flags[i] >> (CLEAN_BIT * copy)) & 0x0F
     for li in range(c.n_lists):
         ld = np.int64(st.listed[copy, li, i])
@@ -103,6 +111,7 @@ def _settle_one(c, st, copy, i, old, indptr, indices, key_cure, moves, count):
                 if count:
                     moves[li, 1] += 1
                     moves[li, 2] += ld - 1
+                moved |= LEFT << (2 * li)
                 ld, cu, gd = 0, 0, 0
                 if c.reset_score[li]:
                     s = c.initial
@@ -112,12 +121,15 @@ def _settle_one(c, st, copy, i, old, indptr, indices, key_cure, moves, count):
                 cured |= 1 << li
         else:
             enter = (flag >> li) & 1 == 1
-            if not enter and st.enrolled[i]:
+            if enter:
+                moved |= BY_EVENT << (2 * li)
+            elif st.enrolled[i]:
                 for e in range(c.grade_cond.shape[0]):
                     if c.grade_cond[e, 0] == li and k == c.grade_cond[e, 1]:
-                        if gd >= c.grade_cond[e, 2]:
+                        if gd >= c.grade_cond[e, 2] and not enter:
                             enter = True
                             st.term[copy, li, i] = c.list_term[li]
+                            moved |= BY_GRADE << (2 * li)
             if enter:
                 ld = 1
                 st.cure[copy, li, i] = 0
@@ -129,7 +141,7 @@ def _settle_one(c, st, copy, i, old, indptr, indices, key_cure, moves, count):
     st.score[copy, i] = s
     st.grade[copy, i] = k
     st.gdays[copy, i] = gd
-    return k, was, mask, cured
+    return k, was, mask, cured, moved
 
 
 @njit(parallel=True, cache=True)
@@ -163,18 +175,18 @@ def _settle_block(c, st, start, stop, group, indptr, indices, old, key_cure, tal
     mx = np.int64(c.floor)
     for i in range(start, stop):
         gr = group[i]
-        k, was, mask, cured = _settle_one(
+        k, was, mask, cured, moved = _settle_one(
             c, st, 0, i, old[0], indptr, indices, key_cure, moves[blk, gr], True
         )
         if st.track_clean and st.taint[i]:
-            kc, _, mask_c, _ = _settle_one(
+            kc, _, mask_c, _, _ = _settle_one(
                 c, st, 1, i, old[1], indptr, indices, key_cure, moves[blk, gr], False
             )
             if c.wrong_tab[k, mask, kc, mask_c]:
                 wrongful[blk, gr] += 1
             if mask & ~mask_c:
                 wrongly_listed[blk, gr] += 1
-        st.flags[i] = 0
+        st.flags[i] = moved
         s = np.int64(st.score[0, i])
         if k != was:
             trans[blk, was, k] += 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from scsim.engine.compile import SCALE
+from scsim.engine.compile import SCALE, Compiled
 from scsim.engine.state import State
 from scsim.observe.stage import Events
 from scsim.population import Population
@@ -34,8 +34,34 @@ def _enum(values: list[str], codes: np.ndarray) -> pl.Series:
     return pl.Series(np.asarray(values, dtype=object)[codes], dtype=pl.String).cast(pl.Enum(values))
 
 
-def agents_frame(regime: Regime, pop: Population, st: State) -> pl.DataFrame:
+def _masks(st: State, copy: int) -> np.ndarray:
+    bits = (st.listed[copy] > 0).astype(np.int64) << np.arange(st.listed.shape[1])[:, None]
+    return bits.sum(axis=0)
+
+
+def wrongly(c: Compiled, pop: Population, st: State) -> tuple[np.ndarray, np.ndarray]:
+    """Per agent: under a sanction it would not carry without a false attribution (its
+    own or, for family sanctions, a household member's); on a list it would not be on."""
+    n = pop.n
+    if not st.track_clean:
+        return np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    copy = np.where(st.taint == 1, 1, 0)
+    real = (st.grade[0].astype(np.int64), _masks(st, 0))
+    clean = (st.grade[copy, np.arange(n)].astype(np.int64), np.where(copy, _masks(st, 1), real[1]))
+    wrong = c.wrong_tab[real[0], real[1], clean[0], clean[1]]
+    listed = (real[1] & ~clean[1]) != 0
+    for s in np.flatnonzero(c.family[: c.n_sanctions]):
+        meets_real = c.active[s, real[0], real[1]].astype(np.int64)
+        meets_clean = c.active[s, clean[0], clean[1]].astype(np.int64)
+        others_real = np.add.reduceat(meets_real, pop.hstart[:-1])[pop.household] - meets_real
+        others_clean = np.add.reduceat(meets_clean, pop.hstart[:-1])[pop.household] - meets_clean
+        wrong |= (others_real > 0) & (others_clean == 0)
+    return wrong, listed
+
+
+def agents_frame(regime: Regime, c: Compiled, pop: Population, st: State) -> pl.DataFrame:
     """The final state, one row per agent (the real copy)."""
+    wrong, wrong_listed = wrongly(c, pop, st)
     cols = {
         "agent": np.arange(pop.n, dtype=np.int64),
         "group": _enum([g.name for g in regime.groups], pop.group),
@@ -50,6 +76,8 @@ def agents_frame(regime: Regime, pop: Population, st: State) -> pl.DataFrame:
     }
     for li, lst in enumerate(regime.all_lists):
         cols[f"listed.{lst.name}"] = st.listed[0, li] > 0
+    cols["wrongfully_sanctioned"] = wrong
+    cols["wrongfully_listed"] = wrong_listed
     return pl.DataFrame(cols)
 
 
@@ -109,3 +137,56 @@ def transitions_frame(regime: Regime, moves: list[np.ndarray]) -> pl.DataFrame:
             "agents": cube[day, src, dst].astype(np.int64),
         }
     )
+
+
+MOVES = ["entered_by_event", "entered_by_grade", "left", "left_by_appeal"]
+
+
+class ListLog:
+    """Every entry onto and exit from a list, with its cause (a few bytes a move)."""
+
+    def __init__(self, n_lists: int) -> None:
+        self.n_lists = n_lists
+        self.parts: list[tuple[np.ndarray, ...]] = []
+
+    def add_sweep(self, day: int, flags: np.ndarray) -> None:
+        """Moves the settle sweep wrote into ``flags``: two bits a list (engine.settle)."""
+        who = np.flatnonzero(flags)
+        codes = flags[who].astype(np.int64)
+        for li in range(self.n_lists):
+            move = (codes >> (2 * li)) & 3
+            hit = move > 0
+            self._add(day, who[hit], li, move[hit] - 1)
+
+    def add_appeals(self, day: int, agents: np.ndarray, left: np.ndarray) -> None:
+        for li in range(self.n_lists):
+            hit = (left >> li) & 1 == 1
+            self._add(day, agents[hit], li, np.full(int(hit.sum()), 3))
+
+    def _add(self, day: int, agents: np.ndarray, li: int, move: np.ndarray) -> None:
+        if agents.size:
+            self.parts.append(
+                (
+                    np.full(agents.size, day, dtype=np.int32),
+                    agents.astype(np.int32),
+                    np.full(agents.size, li, dtype=np.uint8),
+                    move.astype(np.uint8),
+                )
+            )
+
+    def frame(self, regime: Regime) -> pl.DataFrame:
+        """One row per move: ``day``, ``agent``, ``list``, ``move`` (entered_by_event,
+        entered_by_grade, left — its term ended or it was cured —, left_by_appeal)."""
+        if self.parts:
+            day, agent, li, move = (np.concatenate(c) for c in zip(*self.parts, strict=True))
+        else:
+            day, agent, li, move = (np.zeros(0, dtype=t) for t in ("i4", "i4", "u1", "u1"))
+        lists = [lst.name for lst in regime.all_lists] or ["none"]
+        return pl.DataFrame(
+            {
+                "day": day,
+                "agent": agent.astype(np.int64),
+                "list": _enum(lists, li.astype(np.int64)),
+                "move": _enum(MOVES, move.astype(np.int64)),
+            }
+        ).sort("day", "agent", maintain_order=True)

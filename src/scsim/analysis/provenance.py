@@ -1,0 +1,172 @@
+"""Provenance: the chain of recorded events behind an agent's sanctions.
+
+"Why was agent 4711 banned?" The answer is read from a run's event log (every
+recorded event, with who did it and whom it was attributed to) and its list log
+(every entry and exit, with its cause); nothing is re-simulated. Each event in a chain
+is marked true (the agent did it) or false (someone else did, or nobody: a false
+accusation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from scsim.errors import ScsimError
+
+if TYPE_CHECKING:
+    from scsim.engine.result import Run
+    from scsim.regime import Regime, Sanction
+
+
+@dataclass
+class Cause:
+    """Why one sanction or reward applies: a condition and the events behind it."""
+
+    name: str
+    kind: str  # "sanction" or "reward"
+    condition: str
+    events: pl.DataFrame
+    through: list[int] = field(default_factory=list)  # family members it comes through
+
+
+@dataclass
+class Explanation:
+    agent: int
+    state: dict[str, object]
+    events: pl.DataFrame  # every event recorded against the agent, marked true or false
+    list_moves: pl.DataFrame
+    causes: list[Cause]
+
+    def text(self) -> str:
+        s = self.state
+        lines = [
+            f"agent {self.agent}: group {s['group']}, household {s['household']}, "
+            f"score {s['score']:g}, grade {s['grade']}"
+            + (", not enrolled" if not s["enrolled"] else ""),
+        ]
+        lines.append(
+            f"recorded events: {self.events.height}, "
+            f"{int((~self.events['true']).sum())} of them false"
+        )
+        for row in self.events.iter_rows(named=True):
+            lines.append("  " + _event_line(row))
+        for row in self.list_moves.iter_rows(named=True):
+            lines.append(f"day {row['day']}: {row['move'].replace('_', ' ')} {row['list']}")
+        if not self.causes:
+            lines.append("no sanction or reward applies at the end of the run")
+        for cause in self.causes:
+            via = f" (through household member {', '.join(map(str, cause.through))})"
+            lines.append(
+                f"{cause.kind} {cause.name}: {cause.condition}" + (via if cause.through else "")
+            )
+            for row in cause.events.iter_rows(named=True):
+                lines.append("  <- " + _event_line(row))
+        return "\n".join(lines)
+
+
+def _event_line(row: dict) -> str:
+    mark = "TRUE " if row["true"] else "FALSE"
+    who = ""
+    if not row["true"]:
+        who = (
+            " (nobody did it: a false accusation)"
+            if row["doer"] < 0
+            else (f" (done by agent {row['doer']})")
+        )
+    when = f"day {row['day_recorded']}"
+    if row["day_happened"] != row["day_recorded"]:
+        when += f" (happened day {row['day_happened']})"
+    return (
+        f"[{mark}] {when}: {row['behaviour']} seen by {row['observer']}, "
+        f"{row['points']:+g} points{who}"
+    )
+
+
+def explain(run: Run, agent: int) -> Explanation:
+    """The sanctions and rewards in force on ``agent`` at the end of ``run``, and why."""
+    if run.events is None or run.list_moves is None:
+        raise ScsimError(
+            "explain: this run kept no provenance (it was made with keep_events=False); "
+            "run it again with events kept"
+        )
+    if not 0 <= agent < run.population:
+        raise ScsimError(
+            f"explain: agent {agent} does not exist (allowed: 0 to {run.population - 1})"
+        )
+    regime = run.regime
+    row = run.agents.row(agent, named=True)
+    events = _events_of(run, agent)
+    moves = run.list_moves.filter(pl.col("agent") == agent)
+    causes = [
+        cause
+        for kind, acts in (("sanction", regime.sanctions), ("reward", regime.rewards))
+        for act in acts
+        if (cause := _cause(run, regime, act, kind, agent, row)) is not None
+    ]
+    return Explanation(agent, row, events, moves, causes)
+
+
+def _events_of(run: Run, agent: int) -> pl.DataFrame:
+    return (
+        run.events.filter(pl.col("agent") == agent)
+        .with_columns(true=~pl.col("false"))
+        .select("day_happened", "day_recorded", "behaviour", "observer", "points", "true", "doer")
+    )
+
+
+def _own_cause(
+    run: Run, regime: Regime, act: Sanction, agent: int, row: dict
+) -> tuple[str, pl.DataFrame] | None:
+    """The condition of ``act`` the agent meets on its own, and the events behind it."""
+    target = act.applies_to
+    lists = [*target.lists, *(["blacklist"] if target.blacklisted else [])]
+    for name in lists:
+        if row.get(f"listed.{name}"):
+            return _listing_cause(run, regime, name, agent)
+    if row["grade"] in target.grades:
+        events = _events_of(run, agent)
+        sign = (
+            pl.col("points") < 0 if row["score"] < regime.score.initial else (pl.col("points") > 0)
+        )
+        return f"in grade {row['grade']} (score {row['score']:g})", events.filter(sign)
+    return None
+
+
+def _listing_cause(run: Run, regime: Regime, name: str, agent: int) -> tuple[str, pl.DataFrame]:
+    moves = run.list_moves.filter((pl.col("agent") == agent) & (pl.col("list") == name))
+    entry = moves.filter(pl.col("move").cast(str).str.starts_with("entered")).tail(1)
+    day, how = entry["day"][0], entry["move"][0]
+    events = _events_of(run, agent)
+    lst = next(lst for lst in regime.all_lists if lst.name == name)
+    if how == "entered_by_event":
+        grounds = {b for cond in lst.enter if hasattr(cond, "on") for b in cond.on}
+        chain = events.filter(
+            (pl.col("day_recorded") == day) & pl.col("behaviour").cast(str).is_in(grounds)
+        )
+        return f"on list {name} since day {day}, listed for a recorded event", chain
+    chain = events.filter((pl.col("day_recorded") <= day) & (pl.col("points") < 0))
+    return f"on list {name} since day {day}, listed for its grade", chain
+
+
+def _cause(
+    run: Run, regime: Regime, act: Sanction, kind: str, agent: int, row: dict
+) -> Cause | None:
+    if not act.applies_to.family:
+        own = _own_cause(run, regime, act, agent, row)
+        return None if own is None else Cause(act.name, kind, own[0], own[1])
+    house = run.agents.filter(
+        (pl.col("household") == row["household"]) & (pl.col("agent") != agent)
+    )
+    chains, through = [], []
+    for member in house.iter_rows(named=True):
+        own = _own_cause(run, regime, act, member["agent"], member)
+        if own is not None:
+            through.append(member["agent"])
+            chains.append(own[1])
+    if not through:
+        return None
+    condition = "another member of its household meets its condition"
+    return Cause(act.name, kind, condition, pl.concat(chains), through)
