@@ -158,7 +158,9 @@ def test_runs_lists_every_run_oldest_first(store: Store) -> None:
         "started",
         "finished",
         "seconds",
+        "batch",
     ]
+    assert runs["batch"].to_list() == runs["id"].to_list()  # each run its own batch
     row = runs.filter(pl.col("id") == b).row(0, named=True)
     assert row["regime"] == "other" and row["days"] == 3 and row["seed"] == 2
     assert row["status"] == "complete"
@@ -216,7 +218,14 @@ def test_keyboard_interrupt_midway_leaves_nothing(
     monkeypatch.setattr(Store, "_create_agents", interrupted)
     with pytest.raises(KeyboardInterrupt):
         store.save(make_run())
-    assert _tables(store) == {"scsim_meta": 1, "runs": 0, "daily": 0, "summary": 0}
+    assert _tables(store) == {
+        "scsim_meta": 1,
+        "runs": 0,
+        "daily": 0,
+        "summary": 0,
+        "events": 0,
+        "transitions": 0,
+    }
 
 
 def test_readers_see_committed_runs_only(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -348,3 +357,170 @@ def test_largest_seed_and_population_fit(store: Store) -> None:
     run.population = 2_000_000_000
     back = store.load(store.save(run))
     assert (back.seed, back.population) == (2**63 - 1, 2_000_000_000)
+
+
+# -- events, transitions, replicate batches, schema upgrade ----------------------------
+
+
+def make_logged_run(seed: int = 3, events: int = 4) -> Run:
+    """A fake run that kept an event log and grade transitions (engine dtypes)."""
+    run = make_run(seed=seed)
+    beh = pl.Enum(["jaywalking", "charity"])
+    obs = pl.Enum(["cameras", "none"])
+    grades = pl.Enum(["A", "B", "D"])
+    run.events = pl.DataFrame(
+        {
+            "day_happened": pl.Series(list(range(events)), dtype=pl.Int32),
+            "day_recorded": pl.Series([d + 1 for d in range(events)], dtype=pl.Int32),
+            "doer": pl.Series([1, 2, 3, 4][:events], dtype=pl.Int64),
+            "agent": pl.Series([1, 5, 3, 4][:events], dtype=pl.Int64),
+            "behaviour": pl.Series(["jaywalking", "charity"] * events, dtype=beh)[:events],
+            "observer": pl.Series(["cameras"] * events, dtype=obs),
+            "false": [False, True, False, False][:events],
+            "points": [-5.0, 5.0, -5.0, -5.0][:events],
+        }
+    )
+    run.transitions = pl.DataFrame(
+        {
+            "day": pl.Series([1, 2], dtype=pl.Int64),
+            "from_grade": pl.Series(["A", "B"], dtype=grades),
+            "to_grade": pl.Series(["B", "D"], dtype=grades),
+            "agents": pl.Series([3, 1], dtype=pl.Int64),
+        }
+    )
+    return run
+
+
+def test_events_and_transitions_round_trip(store: Store) -> None:
+    run = make_logged_run()
+    back = store.load(store.save(run))
+    assert back.events is not None and back.transitions is not None
+    assert_frame_equal(back.events, run.events)
+    assert_frame_equal(back.transitions, run.transitions)
+    rows = store._con.execute('SELECT behaviour, "false" FROM events ORDER BY doer').fetchall()
+    assert rows[1] == ("charity", True)  # names as strings, one table for every regime
+
+
+def test_a_run_without_a_log_and_one_with_an_empty_log_stay_different(store: Store) -> None:
+    without = make_run()  # events None: made with keep_events=False
+    assert store.load(store.save(without)).events is None
+    empty = make_logged_run(events=0)
+    back = store.load(store.save(empty))
+    assert back.events is not None and back.events.height == 0
+    assert back.events.schema == empty.events.schema
+
+
+def test_failure_while_writing_the_log_leaves_nothing(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = Store._insert_frame
+
+    def failing(self: Store, table: str, *args: object) -> None:
+        real(self, table, *args)
+        if table == "transitions":  # the last write of a save
+            raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(Store, "_insert_frame", failing)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        store.save(make_logged_run())
+    assert set(_tables(store).values()) == {0, 1}  # only scsim_meta's row
+    assert _tables(store)["scsim_meta"] == 1
+
+
+def test_real_run_events_round_trip_exactly(tmp_path: Path) -> None:
+    from conftest import simulate_city
+
+    run = simulate_city(days=40)
+    assert run.events is not None and run.events.height > 100
+    with open_store(tmp_path / "s.duckdb") as s:
+        back = s.load(s.save(run))
+    assert_frame_equal(back.events, run.events)
+    assert_frame_equal(back.transitions, run.transitions)
+    assert_frame_equal(back.daily, run.daily)
+
+
+def test_replicate_batches(store: Store) -> None:
+    alone = store.save(make_run(seed=1))
+    first = store.save(make_run(seed=7))
+    later = [store.save(make_run(seed=s), batch=first) for s in (9, 8)]
+    assert store.batch_ids(later[0]) == [first, later[1], later[0]]  # by seed
+    assert [r.seed for r in store.load_batch(first)] == [7, 8, 9]
+    assert store.batch_ids(alone) == [alone]
+    runs = store.runs()
+    assert runs.filter(pl.col("batch") == first).height == 3
+    with pytest.raises(ScsimError, match="no run"):
+        store.save(make_run(), batch="20260101-000000-abcdef")
+
+
+def test_delete_batch_removes_every_table_of_it(store: Store) -> None:
+    kept = store.save(make_logged_run(seed=1))
+    before = _tables(store)
+    first = store.save(make_logged_run(seed=7))
+    store.save(make_logged_run(seed=8), batch=first)
+    assert store.delete_batch(first) == 2
+    assert _tables(store) == before
+    assert store.runs()["id"].to_list() == [kept]
+    assert store.delete_batch(first) == 0
+
+
+def test_export_includes_events_and_transitions(store: Store, tmp_path: Path) -> None:
+    run_id = store.save(make_logged_run())
+    paths = store.export_parquet(run_id, tmp_path)
+    assert [p.name.split(".")[1] for p in paths] == [
+        "runs",
+        "daily",
+        "summary",
+        "agents",
+        "events",
+        "transitions",
+    ]
+    events = pl.read_parquet(paths[4])
+    assert events.height == 4 and set(events["run_id"]) == {run_id}
+
+
+def _downgrade_to_v1(path: Path) -> None:
+    """Turn a current store into the layout of schema version 1 (before this issue)."""
+    con = duckdb.connect(str(path))
+    con.execute("ALTER TABLE runs DROP COLUMN batch")
+    con.execute("DROP TABLE events")
+    con.execute("DROP TABLE transitions")
+    con.execute("UPDATE scsim_meta SET value = '1' WHERE key = 'schema_version'")
+    con.close()
+
+
+def test_version_1_store_is_read_as_is_and_upgraded_when_written(
+    tmp_path: Path, fake_loader: None
+) -> None:
+    path = tmp_path / "old.duckdb"
+    with open_store(path) as s:
+        old = s.save(make_run(seed=1))
+    _downgrade_to_v1(path)
+
+    with open_store(path, read_only=True) as s:  # read as it is: nothing written
+        assert s.version == 1
+        assert s.runs()["batch"].to_list() == [old]
+        assert s.load(old).events is None
+        assert s.batch_ids(old) == [old]
+        assert len(s.export_parquet(old, tmp_path / "x")) == 4
+
+    with open_store(path) as s:  # upgraded in place
+        assert s.version == duck.SCHEMA_VERSION
+        assert s.runs()["batch"].to_list() == [old]
+        new = s.save(make_logged_run(seed=2), batch=old)
+        assert s.batch_ids(old) == [old, new]
+        assert_frame_equal(s.load(old).daily, make_run(seed=1).daily)
+    con = duckdb.connect(str(path), read_only=True)
+    version = con.execute("SELECT value FROM scsim_meta").fetchall()
+    con.close()
+    assert version == [(str(duck.SCHEMA_VERSION),)]
+
+
+def test_a_newer_store_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.duckdb"
+    open_store(path).close()
+    con = duckdb.connect(str(path))
+    con.execute("UPDATE scsim_meta SET value = '99'")
+    con.close()
+    for read_only in (True, False):
+        with pytest.raises(ScsimError, match="schema version 99"):
+            open_store(path, read_only=read_only)

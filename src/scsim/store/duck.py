@@ -15,9 +15,19 @@ Why this layout:
   operator, one flag per sanction ...), so each run gets its own table
   ``agents_<run id>`` (``run_id`` plus the engine's columns, types preserved), named
   in ``runs.agents_table``. A run without agent columns has no such table.
+- ``events``: every recorded event, long form with ``run_id`` (the engine's columns;
+  behaviour and observer names as strings, their Enum categories in ``runs.layout``).
+  Unlike agents, its columns do not depend on the regime, so all runs share one table
+  and "false matches across every run" is one query. ``layout["events"]`` is null for
+  a run made with ``keep_events=False`` (no log), and an empty list of rows otherwise.
+- ``transitions``: ``(run_id, day, from_grade, to_grade, agents)``, the grade changes.
+- ``runs.batch``: the id of the first run of a replicate batch (``scsim run
+  --replicates K``: seeds S..S+K-1); a run on its own is its own batch.
 
 - ``scsim_meta``: ``schema_version``; a store written by another layout is refused
-  with a clear error rather than misread.
+  with a clear error rather than misread. Version 1 (before events, transitions and
+  batches) is upgraded in place, in one transaction, the first time it is opened for
+  writing; opened read-only it is read as it is (no events, each run its own batch).
 
 Run ids are ``YYYYmmdd-HHMMSS-<6 hex>`` (UTC, time of storing): they sort by time to
 the second; runs stored within one second are in no particular order.
@@ -44,7 +54,7 @@ from scsim.errors import ScsimError
 if TYPE_CHECKING:
     from scsim.engine.result import Run
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_PATH = "scsim.duckdb"
 
 _DDL = """
@@ -64,7 +74,8 @@ CREATE TABLE IF NOT EXISTS runs (
     seconds DOUBLE NOT NULL,
     status VARCHAR NOT NULL,
     layout JSON NOT NULL,
-    agents_table VARCHAR
+    agents_table VARCHAR,
+    batch VARCHAR
 );
 CREATE TABLE IF NOT EXISTS daily (
     run_id VARCHAR NOT NULL,
@@ -79,7 +90,42 @@ CREATE TABLE IF NOT EXISTS summary (
     value DOUBLE,
     kind VARCHAR NOT NULL CHECK (kind IN ('stock', 'flow'))
 );
+CREATE TABLE IF NOT EXISTS events (
+    run_id VARCHAR NOT NULL,
+    day_happened INTEGER NOT NULL,
+    day_recorded INTEGER NOT NULL,
+    doer BIGINT NOT NULL,
+    agent BIGINT NOT NULL,
+    behaviour VARCHAR NOT NULL,
+    observer VARCHAR NOT NULL,
+    "false" BOOLEAN NOT NULL,
+    points DOUBLE NOT NULL
+);
+CREATE TABLE IF NOT EXISTS transitions (
+    run_id VARCHAR NOT NULL,
+    day INTEGER NOT NULL,
+    from_grade VARCHAR NOT NULL,
+    to_grade VARCHAR NOT NULL,
+    agents BIGINT NOT NULL
+);
 """
+
+# Upgrades, by the version they start from; each runs inside one transaction after
+# ``_DDL`` (which creates the tables a version adds).
+_MIGRATIONS = {
+    "1": [
+        "ALTER TABLE runs ADD COLUMN batch VARCHAR",
+        "UPDATE runs SET batch = id",
+    ],
+}
+
+_EVENTS_SELECT = (
+    "SELECT {rid}, day_happened, day_recorded, doer, agent, CAST(behaviour AS VARCHAR), "
+    'CAST(observer AS VARCHAR), "false", points FROM {{src}}'
+)
+_TRANSITIONS_SELECT = (
+    "SELECT {rid}, day, CAST(from_grade AS VARCHAR), CAST(to_grade AS VARCHAR), agents FROM {{src}}"
+)
 
 _RUNS_COLUMNS = [
     "id",
@@ -91,6 +137,7 @@ _RUNS_COLUMNS = [
     "started",
     "finished",
     "seconds",
+    "batch",
 ]
 
 
@@ -170,9 +217,16 @@ class Store:
     DuckDB lets one process write a file at a time.
     """
 
-    def __init__(self, path: Path, con: duckdb.DuckDBPyConnection, read_only: bool) -> None:
+    def __init__(
+        self,
+        path: Path,
+        con: duckdb.DuckDBPyConnection,
+        read_only: bool,
+        version: int = SCHEMA_VERSION,
+    ) -> None:
         self.path = path
         self.read_only = read_only
+        self.version = version  # an old store opened read-only keeps its version
         self._con = con
 
     # -- lifecycle -------------------------------------------------------------------
@@ -192,14 +246,17 @@ class Store:
 
     # -- writing ---------------------------------------------------------------------
 
-    def save(self, run: Run) -> str:
+    def save(self, run: Run, *, batch: str | None = None) -> str:
         """Store ``run`` whole, in one transaction, and return (and set) its id.
 
         Either every table gets the run or none does: a failure at any point (or a
-        KeyboardInterrupt) rolls the transaction back.
+        KeyboardInterrupt) rolls the transaction back. ``batch`` is the id of a stored
+        run this one replicates (the first of its batch); by default a run is its own.
         """
         if self.read_only:
             raise ScsimError(f"store {self.path} is open read-only; cannot save a run")
+        if batch is not None:
+            self._run_row(batch)  # a batch is named by a stored run
         run_id = new_run_id()
         while self._con.execute("SELECT 1 FROM runs WHERE id = ?", [run_id]).fetchall():
             run_id = new_run_id()  # pragma: no cover - 1 in 16M within one second
@@ -207,6 +264,9 @@ class Store:
         daily_long, layout = _daily_long(run.daily)
         layout["summary"] = list(run.summary)
         layout["agents"] = _schema_spec(run.agents)
+        events, transitions = _log_frame(run, "events"), _log_frame(run, "transitions")
+        layout["events"] = None if events is None else _schema_spec(events)
+        layout["transitions"] = None if transitions is None else _schema_spec(transitions)
         summary = _summary_frame(run)
         has_agents = run.agents.width > 0
         agents_table = _agents_table_name(run_id) if has_agents else None
@@ -214,7 +274,7 @@ class Store:
         con = self._con
         con.begin()
         try:
-            self._insert_run_row(run, run_id, layout, agents_table)
+            self._insert_run_row(run, run_id, layout, agents_table, batch or run_id)
             self._insert_frame(
                 "daily",
                 daily_long,
@@ -227,6 +287,11 @@ class Store:
             )
             if agents_table is not None:
                 self._create_agents(agents_table, run_id, run.agents)
+            rid = _quote_literal(run_id)
+            if events is not None and events.height:
+                self._insert_frame("events", events, _EVENTS_SELECT.format(rid=rid))
+            if transitions is not None and transitions.height:
+                self._insert_frame("transitions", transitions, _TRANSITIONS_SELECT.format(rid=rid))
             con.commit()
         except BaseException:
             con.rollback()
@@ -234,12 +299,41 @@ class Store:
         run.run_id = run_id
         return run_id
 
+    def delete_batch(self, batch: str) -> int:
+        """Remove every run of replicate batch ``batch``, in one transaction; return how
+        many. ``scsim run --replicates`` uses it so an interrupted batch leaves nothing
+        behind, as an interrupted single run does."""
+        if self.read_only:
+            raise ScsimError(f"store {self.path} is open read-only; cannot delete runs")
+        con = self._con
+        rows = con.execute("SELECT id, agents_table FROM runs WHERE batch = ?", [batch]).fetchall()
+        if not rows:
+            return 0
+        con.begin()
+        try:
+            for run_id, agents_table in rows:
+                for table in ("daily", "summary", "events", "transitions"):
+                    con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
+                if agents_table:
+                    con.execute(f"DROP TABLE IF EXISTS {_quote_ident(agents_table)}")
+            con.execute("DELETE FROM runs WHERE batch = ?", [batch])
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+        return len(rows)
+
     def _insert_run_row(
-        self, run: Run, run_id: str, layout: dict[str, Any], agents_table: str | None
+        self,
+        run: Run,
+        run_id: str,
+        layout: dict[str, Any],
+        agents_table: str | None,
+        batch: str,
     ) -> None:
         regime = run.regime
         self._con.execute(
-            "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 run_id,
                 regime.name,
@@ -256,6 +350,7 @@ class Store:
                 "complete",
                 json.dumps(layout),
                 agents_table,
+                batch,
             ],
         )
 
@@ -282,9 +377,32 @@ class Store:
     # -- reading ---------------------------------------------------------------------
 
     def runs(self) -> pl.DataFrame:
-        """What the store holds, one row per run, oldest first."""
+        """What the store holds, one row per run, oldest first.
+
+        ``batch`` is the id of the first run of the run's replicate batch (its own id
+        for a run made alone).
+        """
         cols = ", ".join(_RUNS_COLUMNS)
+        if self.version < 2:
+            cols = cols.replace("batch", "id AS batch")
         return self._con.sql(f"SELECT {cols} FROM runs ORDER BY id").pl()
+
+    def batch_ids(self, run_id: str) -> list[str]:
+        """The ids of the replicate batch ``run_id`` belongs to, by seed (the first run
+        of the batch first); ``[run_id]`` for a run made alone."""
+        self._run_row(run_id)
+        if self.version < 2:
+            return [run_id]
+        rows = self._con.execute(
+            "SELECT id FROM runs WHERE batch = (SELECT batch FROM runs WHERE id = ?) "
+            "ORDER BY seed, id",
+            [run_id],
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def load_batch(self, run_id: str) -> list[Run]:
+        """Every run of ``run_id``'s replicate batch, by seed."""
+        return [self.load(i) for i in self.batch_ids(run_id)]
 
     def _run_row(self, run_id: str) -> dict[str, Any]:
         cur = self._con.execute("SELECT * FROM runs WHERE id = ?", [run_id])
@@ -339,13 +457,35 @@ class Store:
             finished=row["finished"],
             params=json.loads(row["params"]),
             run_id=run_id,
+            events=self._load_log("events", run_id, layout),
+            transitions=self._load_log("transitions", run_id, layout),
         )
+
+    def _load_log(self, table: str, run_id: str, layout: dict[str, Any]) -> pl.DataFrame | None:
+        """A run's rows of ``events`` or ``transitions``, with the engine's dtypes back.
+
+        DuckDB returns a plain filtered scan in insertion order, so rows come back in
+        the engine's order without a sequence column.
+        """
+        spec = layout.get(table)
+        if spec is None or self.version < 2:
+            return None
+        columns = ", ".join(_quote_ident(name) for name, _ in spec)
+        frame = self._con.sql(
+            f"SELECT {columns} FROM {table} WHERE run_id = ?", params=[run_id]
+        ).pl()
+        if frame.height == 0:
+            return pl.DataFrame(
+                [pl.Series(name, [], dtype=_dtype_from_spec(t) or pl.Float64) for name, t in spec]
+            )
+        return _restore_dtypes(frame, spec)
 
     def export_parquet(self, run_id: str, directory: str | Path) -> list[Path]:
         """Write the run's rows of each table to ``directory`` as Parquet files.
 
         Files ``<run id>.<table>.parquet``: ``runs`` (its one row), ``daily`` (long form,
-        as stored), ``summary`` and, if the run has agent columns, ``agents``. The run id
+        as stored), ``summary``, if the run has agent columns ``agents``, and if it
+        kept them ``events`` and ``transitions`` (possibly with no rows). The run id
         in the name lets many runs share a directory, and each file carries its run id
         column, so ``pl.read_parquet("dir/*.daily.parquet")`` stacks them.
         DuckDB streams them, so a run larger than memory exports too.
@@ -364,6 +504,14 @@ class Store:
         }
         if row["agents_table"]:
             queries["agents"] = f"SELECT * FROM {_quote_ident(row['agents_table'])}"
+        layout = json.loads(row["layout"])
+        if self.version >= 2:
+            for table, order in (
+                ("events", "day_recorded"),
+                ("transitions", "day, from_grade, to_grade"),
+            ):
+                if layout.get(table) is not None:
+                    queries[table] = f"SELECT * FROM {table} WHERE run_id = {rid} ORDER BY {order}"
         written = []
         for name, query in queries.items():
             path = out / f"{run_id}.{name}.parquet"
@@ -422,6 +570,12 @@ def _daily_wide(long: pl.DataFrame, layout: dict[str, Any]) -> pl.DataFrame:
     return _restore_dtypes(wide.select(columns), spec)
 
 
+def _log_frame(run: Run, name: str) -> pl.DataFrame | None:
+    """``run.events`` or ``run.transitions``; ``None`` when the run did not keep it."""
+    frame = getattr(run, name, None)
+    return frame if isinstance(frame, pl.DataFrame) else None
+
+
 def _summary_frame(run: Run) -> pl.DataFrame:
     names = list(run.summary)
     return pl.DataFrame(
@@ -478,18 +632,43 @@ def open_store(path: str | Path = DEFAULT_PATH, *, read_only: bool = False) -> S
                 "INSERT INTO scsim_meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
                 [str(SCHEMA_VERSION)],
             )
-        rows = con.execute("SELECT value FROM scsim_meta WHERE key = 'schema_version'").fetchall()
-        version = rows[0] if rows else None
+        found = _schema_version(con)
+        if not read_only and found in _MIGRATIONS:
+            _migrate(con, found)
+            found = _schema_version(con)
     except duckdb.CatalogException as e:
         con.close()
         raise ScsimError(f"{str(p)!r} is a DuckDB file but not an scsim store") from e
     except BaseException:
         con.close()
         raise
-    if version is None or version[0] != str(SCHEMA_VERSION):
+    readable = {str(SCHEMA_VERSION), *_MIGRATIONS} if read_only else {str(SCHEMA_VERSION)}
+    if found not in readable:
         con.close()
-        found = None if version is None else version[0]
         raise ScsimError(
             f"store {str(p)!r} has schema version {found}, this scsim reads {SCHEMA_VERSION}"
         )
-    return Store(p, con, read_only)
+    return Store(p, con, read_only, version=int(found))
+
+
+def _schema_version(con: duckdb.DuckDBPyConnection) -> str | None:
+    rows = con.execute("SELECT value FROM scsim_meta WHERE key = 'schema_version'").fetchall()
+    return rows[0][0] if rows else None
+
+
+def _migrate(con: duckdb.DuckDBPyConnection, found: str) -> None:
+    """Upgrade a store from version ``found`` to ``SCHEMA_VERSION`` in one transaction."""
+    con.begin()
+    try:
+        version = found
+        while version in _MIGRATIONS:
+            for statement in _MIGRATIONS[version]:
+                con.execute(statement)
+            version = str(int(version) + 1)
+        con.execute(
+            "UPDATE scsim_meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)]
+        )
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
