@@ -244,7 +244,8 @@ def test_export_writes_parquet_with_the_stored_rows(
     assert result.exit_code == 0, result.output
     paths = [Path(line) for line in result.stdout.splitlines()]
     assert {p.name for p in paths} == {
-        f"{run_id}.{table}.parquet" for table in ("runs", "daily", "summary", "agents")
+        f"{run_id}.{table}.parquet"
+        for table in ("runs", "daily", "summary", "agents", "events", "transitions")
     }
     with open_store(db, read_only=True) as s:
         stored_run = s.load(run_id)
@@ -254,6 +255,9 @@ def test_export_writes_parquet_with_the_stored_rows(
         pl.read_parquet(out / f"{run_id}.daily.parquet").height == stored_run.daily.height * metrics
     )
     assert pl.read_parquet(out / f"{run_id}.agents.parquet").height == 2000
+    assert stored_run.events is not None
+    events = pl.read_parquet(out / f"{run_id}.events.parquet")
+    assert events.height == stored_run.events.height
 
 
 def test_export_of_an_unknown_run_says_how_to_list(
