@@ -245,7 +245,7 @@ def test_export_writes_parquet_with_the_stored_rows(
     paths = [Path(line) for line in result.stdout.splitlines()]
     assert {p.name for p in paths} == {
         f"{run_id}.{table}.parquet"
-        for table in ("runs", "daily", "summary", "agents", "events", "transitions")
+        for table in ("runs", "daily", "summary", "agents", "events", "transitions", "list_moves")
     }
     with open_store(db, read_only=True) as s:
         stored_run = s.load(run_id)

@@ -225,6 +225,7 @@ def test_keyboard_interrupt_midway_leaves_nothing(
         "summary": 0,
         "events": 0,
         "transitions": 0,
+        "list_moves": 0,
     }
 
 
@@ -388,6 +389,16 @@ def make_logged_run(seed: int = 3, events: int = 4) -> Run:
             "agents": pl.Series([3, 1], dtype=pl.Int64),
         }
     )
+    run.list_moves = pl.DataFrame(
+        {
+            "day": pl.Series([2, 9], dtype=pl.Int32),
+            "agent": pl.Series([4, 4], dtype=pl.Int64),
+            "list": pl.Series(["blacklist", "blacklist"], dtype=pl.Enum(["blacklist"])),
+            "move": pl.Series(
+                ["entered_by_grade", "left"], dtype=pl.Enum(["entered_by_grade", "left"])
+            ),
+        }
+    )
     return run
 
 
@@ -397,6 +408,7 @@ def test_events_and_transitions_round_trip(store: Store) -> None:
     assert back.events is not None and back.transitions is not None
     assert_frame_equal(back.events, run.events)
     assert_frame_equal(back.transitions, run.transitions)
+    assert_frame_equal(back.list_moves, run.list_moves)
     rows = store._con.execute('SELECT behaviour, "false" FROM events ORDER BY doer').fetchall()
     assert rows[1] == ("charity", True)  # names as strings, one table for every regime
 
@@ -417,7 +429,7 @@ def test_failure_while_writing_the_log_leaves_nothing(
 
     def failing(self: Store, table: str, *args: object) -> None:
         real(self, table, *args)
-        if table == "transitions":  # the last write of a save
+        if table == "list_moves":  # the last write of a save
             raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(Store, "_insert_frame", failing)
@@ -436,7 +448,9 @@ def test_real_run_events_round_trip_exactly(tmp_path: Path) -> None:
         back = s.load(s.save(run))
     assert_frame_equal(back.events, run.events)
     assert_frame_equal(back.transitions, run.transitions)
+    assert_frame_equal(back.list_moves, run.list_moves)
     assert_frame_equal(back.daily, run.daily)
+    assert_frame_equal(back.agents, run.agents)
 
 
 def test_replicate_batches(store: Store) -> None:
@@ -473,6 +487,7 @@ def test_export_includes_events_and_transitions(store: Store, tmp_path: Path) ->
         "agents",
         "events",
         "transitions",
+        "list_moves",
     ]
     events = pl.read_parquet(paths[4])
     assert events.height == 4 and set(events["run_id"]) == {run_id}
@@ -482,8 +497,8 @@ def _downgrade_to_v1(path: Path) -> None:
     """Turn a current store into the layout of schema version 1 (before this issue)."""
     con = duckdb.connect(str(path))
     con.execute("ALTER TABLE runs DROP COLUMN batch")
-    con.execute("DROP TABLE events")
-    con.execute("DROP TABLE transitions")
+    for table in ("events", "transitions", "list_moves"):
+        con.execute(f"DROP TABLE {table}")
     con.execute("UPDATE scsim_meta SET value = '1' WHERE key = 'schema_version'")
     con.close()
 

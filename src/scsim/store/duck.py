@@ -21,6 +21,8 @@ Why this layout:
   and "false matches across every run" is one query. ``layout["events"]`` is null for
   a run made with ``keep_events=False`` (no log), and an empty list of rows otherwise.
 - ``transitions``: ``(run_id, day, from_grade, to_grade, agents)``, the grade changes.
+- ``list_moves``: ``(run_id, day, agent, list, move)``, every entry onto and exit from
+  a list with its cause, so ``run.explain(agent)`` works on a stored run.
 - ``runs.batch``: the id of the first run of a replicate batch (``scsim run
   --replicates K``: seeds S..S+K-1); a run on its own is its own batch.
 
@@ -108,6 +110,13 @@ CREATE TABLE IF NOT EXISTS transitions (
     to_grade VARCHAR NOT NULL,
     agents BIGINT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS list_moves (
+    run_id VARCHAR NOT NULL,
+    day INTEGER NOT NULL,
+    agent BIGINT NOT NULL,
+    list VARCHAR NOT NULL,
+    move VARCHAR NOT NULL
+);
 """
 
 # Upgrades, by the version they start from; each runs inside one transaction after
@@ -119,13 +128,25 @@ _MIGRATIONS = {
     ],
 }
 
-_EVENTS_SELECT = (
-    "SELECT {rid}, day_happened, day_recorded, doer, agent, CAST(behaviour AS VARCHAR), "
-    'CAST(observer AS VARCHAR), "false", points FROM {{src}}'
-)
-_TRANSITIONS_SELECT = (
-    "SELECT {rid}, day, CAST(from_grade AS VARCHAR), CAST(to_grade AS VARCHAR), agents FROM {{src}}"
-)
+# The run's logs: long tables shared by every run, with how to insert a run's frame
+# (Enum columns become their names) and the order an export lists them in. A run
+# stored before a log existed has no entry for it in its layout: it loads as None.
+_LOGS = {
+    "events": (
+        "SELECT {rid}, day_happened, day_recorded, doer, agent, CAST(behaviour AS VARCHAR), "
+        'CAST(observer AS VARCHAR), "false", points FROM {{src}}',
+        "day_recorded",
+    ),
+    "transitions": (
+        "SELECT {rid}, day, CAST(from_grade AS VARCHAR), CAST(to_grade AS VARCHAR), agents "
+        "FROM {{src}}",
+        "day, from_grade, to_grade",
+    ),
+    "list_moves": (
+        'SELECT {rid}, day, agent, CAST("list" AS VARCHAR), CAST(move AS VARCHAR) FROM {{src}}',
+        "day, agent",
+    ),
+}
 
 _RUNS_COLUMNS = [
     "id",
@@ -264,9 +285,9 @@ class Store:
         daily_long, layout = _daily_long(run.daily)
         layout["summary"] = list(run.summary)
         layout["agents"] = _schema_spec(run.agents)
-        events, transitions = _log_frame(run, "events"), _log_frame(run, "transitions")
-        layout["events"] = None if events is None else _schema_spec(events)
-        layout["transitions"] = None if transitions is None else _schema_spec(transitions)
+        logs = {name: _log_frame(run, name) for name in _LOGS}
+        for name, frame in logs.items():
+            layout[name] = None if frame is None else _schema_spec(frame)
         summary = _summary_frame(run)
         has_agents = run.agents.width > 0
         agents_table = _agents_table_name(run_id) if has_agents else None
@@ -288,10 +309,9 @@ class Store:
             if agents_table is not None:
                 self._create_agents(agents_table, run_id, run.agents)
             rid = _quote_literal(run_id)
-            if events is not None and events.height:
-                self._insert_frame("events", events, _EVENTS_SELECT.format(rid=rid))
-            if transitions is not None and transitions.height:
-                self._insert_frame("transitions", transitions, _TRANSITIONS_SELECT.format(rid=rid))
+            for name, frame in logs.items():
+                if frame is not None and frame.height:
+                    self._insert_frame(name, frame, _LOGS[name][0].format(rid=rid))
             con.commit()
         except BaseException:
             con.rollback()
@@ -312,7 +332,7 @@ class Store:
         con.begin()
         try:
             for run_id, agents_table in rows:
-                for table in ("daily", "summary", "events", "transitions"):
+                for table in ("daily", "summary", *_LOGS):
                     con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
                 if agents_table:
                     con.execute(f"DROP TABLE IF EXISTS {_quote_ident(agents_table)}")
@@ -457,12 +477,11 @@ class Store:
             finished=row["finished"],
             params=json.loads(row["params"]),
             run_id=run_id,
-            events=self._load_log("events", run_id, layout),
-            transitions=self._load_log("transitions", run_id, layout),
+            **{name: self._load_log(name, run_id, layout) for name in _LOGS},
         )
 
     def _load_log(self, table: str, run_id: str, layout: dict[str, Any]) -> pl.DataFrame | None:
-        """A run's rows of ``events`` or ``transitions``, with the engine's dtypes back.
+        """A run's rows of one log (``events`` ...), with the engine's dtypes back.
 
         DuckDB returns a plain filtered scan in insertion order, so rows come back in
         the engine's order without a sequence column.
@@ -485,9 +504,9 @@ class Store:
 
         Files ``<run id>.<table>.parquet``: ``runs`` (its one row), ``daily`` (long form,
         as stored), ``summary``, if the run has agent columns ``agents``, and if it
-        kept them ``events`` and ``transitions`` (possibly with no rows). The run id
-        in the name lets many runs share a directory, and each file carries its run id
-        column, so ``pl.read_parquet("dir/*.daily.parquet")`` stacks them.
+        kept them ``events``, ``transitions`` and ``list_moves`` (possibly with no rows).
+        The run id in the name lets many runs share a directory, and each file carries
+        its run id column, so ``pl.read_parquet("dir/*.daily.parquet")`` stacks them.
         DuckDB streams them, so a run larger than memory exports too.
         """
         row = self._run_row(run_id)
@@ -506,10 +525,7 @@ class Store:
             queries["agents"] = f"SELECT * FROM {_quote_ident(row['agents_table'])}"
         layout = json.loads(row["layout"])
         if self.version >= 2:
-            for table, order in (
-                ("events", "day_recorded"),
-                ("transitions", "day, from_grade, to_grade"),
-            ):
+            for table, (_, order) in _LOGS.items():
                 if layout.get(table) is not None:
                     queries[table] = f"SELECT * FROM {table} WHERE run_id = {rid} ORDER BY {order}"
         written = []
@@ -571,7 +587,8 @@ def _daily_wide(long: pl.DataFrame, layout: dict[str, Any]) -> pl.DataFrame:
 
 
 def _log_frame(run: Run, name: str) -> pl.DataFrame | None:
-    """``run.events`` or ``run.transitions``; ``None`` when the run did not keep it."""
+    """``run.events``, ``run.transitions`` or ``run.list_moves``; ``None`` when the run
+    did not keep it (or comes from an engine without it)."""
     frame = getattr(run, name, None)
     return frame if isinstance(frame, pl.DataFrame) else None
 
