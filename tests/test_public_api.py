@@ -14,6 +14,7 @@ EXPORTED = [
     "ScsimError",
     "__version__",
     "builtin_regimes",
+    "compare",
     "load_regime",
     "open_store",
     "simulate",
@@ -34,6 +35,7 @@ def test_each_export_resolves(name: str) -> None:
 
 
 def test_exports_are_the_modules_own_objects() -> None:
+    from scsim.analysis.compare import compare
     from scsim.engine.result import Run
     from scsim.engine.run import simulate
     from scsim.errors import ScsimError
@@ -46,6 +48,7 @@ def test_exports_are_the_modules_own_objects() -> None:
     assert scsim.builtin_regimes is builtin_names
     assert scsim.load_regime is load_regime
     assert scsim.open_store is open_store
+    assert scsim.compare is compare
 
 
 def test_version_is_the_installed_one() -> None:

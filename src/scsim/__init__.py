@@ -7,6 +7,7 @@ Synthetic citizens only: scsim never reads, identifies, scores or ranks a real p
     run = scsim.simulate(regime, population=100_000, days=365, seed=1)
     with scsim.open_store("scsim.duckdb") as store:
         store.save(run)
+    scsim.compare(run, other_run)    # paired, agent by agent (same population, days, seed)
 
 The names below are the whole public API (``tests/test_public_api.py`` holds the
 list). They are imported on first use, so ``import scsim`` stays quick: the engine
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from scsim.errors import ScsimError
 
 if TYPE_CHECKING:
+    from scsim.analysis.compare import compare
     from scsim.engine.result import Run
     from scsim.engine.run import simulate
     from scsim.regime import builtin_names as builtin_regimes
@@ -40,6 +42,7 @@ __all__ = [
     "ScsimError",
     "__version__",
     "builtin_regimes",
+    "compare",
     "load_regime",
     "open_store",
     "simulate",
@@ -52,6 +55,7 @@ _LAZY = {
     "load_regime": ("scsim.regime", "load_regime"),
     "builtin_regimes": ("scsim.regime", "builtin_names"),
     "open_store": ("scsim.store", "open_store"),
+    "compare": ("scsim.analysis.compare", "compare"),
 }
 
 

@@ -1,0 +1,382 @@
+"""Paired comparison of two runs: what a rule change did, agent by agent.
+
+Two runs with the same population size, days and seed see the same behaviour draws
+(common random numbers, DESIGN.md "Randomness"): agent 4711 commits the same events
+under A and under B. So the difference between the runs is not a difference between
+two samples but, for each agent, what the rules did to them. This module says who is
+sanctioned under one run and not the other, by group; how scores moved; and, for each
+metric, B - A, with a confidence interval when both runs come with replicate seeds.
+
+Every difference is **B minus A**.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from scsim.analysis.sanctions import sanction_expr
+from scsim.analysis.stats import t_interval
+from scsim.errors import ScsimError
+
+if TYPE_CHECKING:
+    from scsim.engine.result import Run
+
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+
+@dataclass(frozen=True)
+class RunRef:
+    """Which run a side of the comparison is."""
+
+    run_id: str | None
+    regime: str
+    population: int
+    days: int
+    seed: int
+
+    @classmethod
+    def of(cls, run: Run) -> RunRef:
+        return cls(run.run_id, run.regime.name, run.population, run.days, run.seed)
+
+    def label(self) -> str:
+        return f"{self.run_id or 'unsaved'} ({self.regime})"
+
+
+@dataclass
+class Comparison:
+    """The paired comparison of run A with run B (differences are B - A).
+
+    ``sanctions``: per sanction and group (``"all"`` first), the agents under it in A,
+    in B, in both, and under it in one run only (``only_a``, ``only_b``).
+    ``scores``: per group, mean scores and quantiles of the per-agent difference.
+    ``metrics``: per metric of both summaries, A, B, the difference and its 95% CI over
+    replicate pairs (NaN without replicates). ``agents``: the per-agent pairing.
+    """
+
+    a: RunRef
+    b: RunRef
+    sanctions: pl.DataFrame
+    scores: pl.DataFrame
+    metrics: pl.DataFrame
+    agents: pl.DataFrame
+    pairs: int = 1
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form (NaN and infinity become ``None``)."""
+        metrics = {
+            row["metric"]: {
+                "kind": row["kind"],
+                "a": _finite(row["a"]),
+                "b": _finite(row["b"]),
+                "diff": _finite(row["diff"]),
+                "ci": (
+                    [_finite(row["ci_lo"]), _finite(row["ci_hi"])]
+                    if math.isfinite(row["ci_lo"])
+                    else None
+                ),
+            }
+            for row in self.metrics.iter_rows(named=True)
+        }
+        return {
+            "a": vars(self.a),
+            "b": vars(self.b),
+            "difference": "b - a",
+            "pairs": self.pairs,
+            "sanctions": _records(self.sanctions),
+            "scores": _records(self.scores),
+            "metrics": metrics,
+            "notes": list(self.notes),
+        }
+
+
+def compare(a: Run | Sequence[Run], b: Run | Sequence[Run]) -> Comparison:
+    """Compare run A with run B agent by agent (differences are B - A).
+
+    ``a`` and ``b`` are runs, or replicate batches (sequences of runs with seeds
+    S, S+1, ...; the first of each is the pair compared agent by agent). When both
+    batches pair seed by seed, each metric's difference gets a 95% t-interval over
+    the replicate pairs.
+
+    Raises ``ScsimError`` when the runs cannot be paired: a different population
+    size, number of days or seed (the message names which, with both values), or
+    different population groups.
+    """
+    runs_a = _as_batch(a)
+    runs_b = _as_batch(b)
+    first_a, first_b = runs_a[0], runs_b[0]
+    _check_pairable(first_a, first_b)
+    notes: list[str] = []
+    if _behaviour_key(first_a) != _behaviour_key(first_b):
+        notes.append(
+            "the regimes' behaviours differ, so the runs share behaviour draws only for "
+            "the behaviours they have in common, with the same rates"
+        )
+    pairs = _replicate_pairs(runs_a, runs_b, notes)
+    agents = _paired_agents(first_a, first_b)
+    sanctions = sorted(
+        {s.name for s in first_a.regime.sanctions} | {s.name for s in first_b.regime.sanctions},
+        key=_order([s.name for r in (first_a, first_b) for s in r.regime.sanctions]),
+    )
+    return Comparison(
+        a=RunRef.of(first_a),
+        b=RunRef.of(first_b),
+        sanctions=_sanction_table(agents, sanctions, _groups(first_a)),
+        scores=_score_table(agents, _groups(first_a)),
+        metrics=_metric_table(first_a, first_b, pairs, notes),
+        agents=agents,
+        pairs=len(pairs),
+        notes=notes,
+    )
+
+
+def pairing_problem(a: Run, b: Run) -> str | None:
+    """Why ``a`` and ``b`` cannot be paired, or ``None`` when they can."""
+    differ = [
+        f"{name} differs (A: {va:,}, B: {vb:,})"
+        for name, va, vb in (
+            ("population", a.population, b.population),
+            ("days", a.days, b.days),
+            ("seed", a.seed, b.seed),
+        )
+        if va != vb
+    ]
+    if differ:
+        return (
+            f"cannot pair {_name(a)} with {_name(b)}: {' and '.join(differ)}; a paired "
+            "comparison needs the same population, days and seed, so that both runs see "
+            "the same behaviour draws (run B again with the --population, --days and "
+            "--seed of A)"
+        )
+    groups_a = [(g.name, g.share) for g in a.regime.groups]
+    groups_b = [(g.name, g.share) for g in b.regime.groups]
+    if groups_a != groups_b:
+        return (
+            f"cannot pair {_name(a)} with {_name(b)}: their populations differ, the "
+            f"regimes define different groups (A: {_fmt_groups(groups_a)}; "
+            f"B: {_fmt_groups(groups_b)}); pairing agent by agent needs the same groups "
+            "and shares"
+        )
+    for run in (a, b):
+        missing = {"agent", "group", "household", "score", "grade", "listed"} - set(
+            run.agents.columns
+        )
+        if missing:
+            return (
+                f"run {_name(run)} has no agent table with {sorted(missing)}; a paired "
+                "comparison reads each agent's final state"
+            )
+    return None
+
+
+def _check_pairable(a: Run, b: Run) -> None:
+    problem = pairing_problem(a, b)
+    if problem is not None:
+        raise ScsimError(problem)
+
+
+def _as_batch(runs: Run | Sequence[Run]) -> list[Run]:
+    batch = [runs] if not isinstance(runs, Sequence) else list(runs)
+    if not batch:
+        raise ScsimError("compare: an empty batch of runs; pass a run or a list of runs")
+    return batch
+
+
+def _replicate_pairs(a: list[Run], b: list[Run], notes: list[str]) -> list[tuple[Run, Run]]:
+    """Seed-by-seed pairs of two replicate batches, or the one pair of first runs."""
+    if len(a) == 1 and len(b) == 1:
+        return [(a[0], b[0])]
+    seeds_a, seeds_b = [r.seed for r in a], [r.seed for r in b]
+    if seeds_a != seeds_b:
+        notes.append(
+            f"no confidence interval: the replicate batches do not pair seed by seed "
+            f"(A: {len(a)} runs, seeds {_fmt_seeds(seeds_a)}; "
+            f"B: {len(b)} runs, seeds {_fmt_seeds(seeds_b)})"
+        )
+        return [(a[0], b[0])]
+    pairs = list(zip(a, b, strict=True))
+    for ra, rb in pairs[1:]:
+        _check_pairable(ra, rb)
+    return pairs
+
+
+def _behaviour_key(run: Run) -> tuple[Any, ...]:
+    """What the behaviour draws depend on besides population, days and seed."""
+    regime = run.regime
+    return (regime.behaviours, [g.rate_multiplier for g in regime.groups])
+
+
+def _groups(run: Run) -> list[str]:
+    return ["all", *(g.name for g in run.regime.groups)]
+
+
+def _paired_agents(a: Run, b: Run) -> pl.DataFrame:
+    """Per agent: scores, grades, list flags and per-sanction flags under A and B."""
+
+    def side(run: Run, tag: str) -> pl.DataFrame:
+        agents = run.agents.sort("agent")
+        columns = set(agents.columns)
+        flags = [
+            sanction_expr(s.applies_to, columns).alias(f"sanctioned_{tag}.{s.name}")
+            for s in run.regime.sanctions
+        ]
+        return agents.select(
+            pl.col("agent"),
+            pl.col("group").cast(pl.String),
+            pl.col("score").cast(pl.Float64).alias(f"score_{tag}"),
+            pl.col("grade").cast(pl.String).alias(f"grade_{tag}"),
+            pl.col("listed").alias(f"listed_{tag}"),
+            *flags,
+        )
+
+    left, right = side(a, "a"), side(b, "b")
+    if not left.get_column("group").equals(right.get_column("group")):
+        raise ScsimError(
+            f"cannot pair {_name(a)} with {_name(b)}: agents fall in different groups "
+            "although population, seed and group shares match; were they made by "
+            "different versions of scsim?"
+        )
+    joined = pl.concat([left, right.drop("agent", "group")], how="horizontal")
+    return joined.with_columns((pl.col("score_b") - pl.col("score_a")).alias("score_diff"))
+
+
+def _sanction_table(agents: pl.DataFrame, sanctions: list[str], groups: list[str]) -> pl.DataFrame:
+    frames = []
+    for name in sanctions:
+        in_a = _flag(agents, f"sanctioned_a.{name}")
+        in_b = _flag(agents, f"sanctioned_b.{name}")
+        per = agents.select(pl.col("group"), in_a.alias("in_a"), in_b.alias("in_b"))
+        aggs = [
+            pl.len().alias("population"),
+            pl.col("in_a").sum().alias("sanctioned_a"),
+            pl.col("in_b").sum().alias("sanctioned_b"),
+            (pl.col("in_a") & pl.col("in_b")).sum().alias("both"),
+            (pl.col("in_a") & ~pl.col("in_b")).sum().alias("only_a"),
+            (~pl.col("in_a") & pl.col("in_b")).sum().alias("only_b"),
+        ]
+        overall = per.select(pl.lit("all").alias("group"), *aggs)
+        by_group = per.group_by("group").agg(aggs)
+        table = pl.concat([overall, by_group], how="vertical_relaxed")
+        frames.append(
+            _in_group_order(table, groups).select(pl.lit(name).alias("sanction"), pl.all())
+        )
+    schema = {
+        "sanction": pl.String,
+        "group": pl.String,
+        **dict.fromkeys(
+            ("population", "sanctioned_a", "sanctioned_b", "both", "only_a", "only_b"), pl.Int64
+        ),
+    }
+    if not frames:
+        return pl.DataFrame(schema=schema)
+    return pl.concat(frames, how="vertical_relaxed").cast(schema)
+
+
+def _flag(agents: pl.DataFrame, column: str) -> pl.Expr:
+    """A sanction the run's regime does not have sanctions nobody in that run."""
+    return pl.col(column) if column in agents.columns else pl.lit(False)
+
+
+def _score_table(agents: pl.DataFrame, groups: list[str]) -> pl.DataFrame:
+    aggs = [
+        pl.len().alias("agents"),
+        pl.col("score_a").mean().alias("mean_a"),
+        pl.col("score_b").mean().alias("mean_b"),
+        pl.col("score_diff").mean().alias("mean_diff"),
+        *(
+            pl.col("score_diff").quantile(q, interpolation="linear").alias(f"q{round(q * 100):02d}")
+            for q in QUANTILES
+        ),
+        (pl.col("score_diff") < 0).sum().alias("lower_under_b"),
+        (pl.col("score_diff") > 0).sum().alias("higher_under_b"),
+    ]
+    overall = agents.select(pl.lit("all").alias("group"), *aggs)
+    by_group = agents.group_by("group").agg(aggs)
+    table = pl.concat([overall, by_group], how="vertical_relaxed")
+    return _in_group_order(table, groups).with_columns(
+        pl.col("agents", "lower_under_b", "higher_under_b").cast(pl.Int64)
+    )
+
+
+def _metric_table(a: Run, b: Run, pairs: list[tuple[Run, Run]], notes: list[str]) -> pl.DataFrame:
+    names = [m for m in a.summary if m in b.summary]
+    only = sorted(set(a.summary) ^ set(b.summary))
+    if only:
+        notes.append(
+            f"{len(only)} metrics exist in one run only and are not compared: "
+            + ", ".join(only[:8])
+            + (" ..." if len(only) > 8 else "")
+        )
+    rows = []
+    for name in names:
+        va, vb = a.summary[name], b.summary[name]
+        if len(pairs) > 1:
+            _, lo, hi = t_interval([rb.summary[name] - ra.summary[name] for ra, rb in pairs])
+        else:
+            lo = hi = math.nan
+        rows.append(
+            {
+                "metric": name,
+                "kind": "stock" if name in a.stocks else "flow",
+                "a": va,
+                "b": vb,
+                "diff": _diff(va, vb),
+                "ci_lo": lo,
+                "ci_hi": hi,
+            }
+        )
+    schema = {
+        "metric": pl.String,
+        "kind": pl.String,
+        **dict.fromkeys(("a", "b", "diff", "ci_lo", "ci_hi"), pl.Float64),
+    }
+    return pl.DataFrame(rows, schema=schema)
+
+
+def _diff(va: float, vb: float) -> float:
+    if va == vb:  # equal infinities differ by nothing, not by NaN
+        return 0.0
+    return vb - va
+
+
+def _in_group_order(table: pl.DataFrame, groups: list[str]) -> pl.DataFrame:
+    rank = {g: i for i, g in enumerate(groups)}
+    return (
+        table.with_columns(pl.col("group").replace_strict(rank, default=len(rank)).alias("_r"))
+        .sort("_r", "group")
+        .drop("_r")
+    )
+
+
+def _order(names: list[str]) -> Any:
+    first = {n: i for i, n in reversed(list(enumerate(names)))}
+    return lambda n: first[n]
+
+
+def _name(run: Run) -> str:
+    return run.run_id or f"the unsaved run of {run.regime.name}"
+
+
+def _fmt_groups(groups: list[tuple[str, float]]) -> str:
+    return ", ".join(f"{n} {s:g}" for n, s in groups)
+
+
+def _fmt_seeds(seeds: list[int]) -> str:
+    if len(seeds) > 1 and seeds == list(range(seeds[0], seeds[0] + len(seeds))):
+        return f"{seeds[0]}..{seeds[-1]}"
+    return ", ".join(map(str, seeds))
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _records(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    return [{k: _finite(v) for k, v in row.items()} for row in frame.iter_rows(named=True)]
