@@ -1,7 +1,8 @@
 """The ``scsim`` command: a thin layer over the public API (``import scsim``).
 
-Each command is a few lines over ``scsim.load_regime``, ``scsim.simulate`` and
-``scsim.open_store``; anything the CLI can do, a script can do the same way.
+Each command is a few lines over ``scsim.load_regime``, ``scsim.simulate``,
+``scsim.open_store``, ``scsim.compare`` and ``scsim.report.write_report``; anything the
+CLI can do, a script can do the same way.
 
 User errors (a ``ScsimError`` anywhere, or a bad option) end in one message on stderr
 and exit code 2, never a traceback; any other exception is a bug and surfaces as one.
@@ -14,6 +15,7 @@ import json
 import math
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -27,11 +29,13 @@ if TYPE_CHECKING:
     import click
     from rich.console import Console
 
+    from scsim.analysis.compare import Comparison
     from scsim.engine.result import Run
 
 MAX_POPULATION = 2_000_000_000
 MAX_DAYS = 36_500
 MAX_SEED = 2**63 - 1
+MAX_REPLICATES = 1000
 DEFAULT_STORE = "scsim.duckdb"
 
 
@@ -100,8 +104,14 @@ def _overrides(values: Sequence[str] | None) -> list[str]:
 
 
 @contextlib.contextmanager
-def _progress_bar(days: int, enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
-    """A transient rich bar on stderr; the engine reports ``progress(day_done, days)``."""
+def _progress_bar(
+    days: int, enabled: bool, runs: int = 1
+) -> Iterator[Callable[[int, int], None] | None]:
+    """A transient rich bar on stderr; the engine reports ``progress(day_done, days)``.
+
+    Over ``runs`` replicates the bar counts every run's days: the callback is called
+    with each run's own count, so it remembers which run it is on.
+    """
     if not enabled:
         yield None
         return
@@ -115,10 +125,14 @@ def _progress_bar(days: int, enabled: bool) -> Iterator[Callable[[int, int], Non
         console=_stderr_console(),
         transient=True,
     ) as bar:
-        task = bar.add_task("simulating days", total=days)
+        task = bar.add_task("simulating days", total=days * runs)
+        done = [0, 0]  # days of the runs finished before, last day reported
 
         def progress(day_done: int, total: int) -> None:
-            bar.update(task, completed=day_done, total=total)
+            if day_done <= done[1]:  # a new replicate started
+                done[0] += done[1]
+            done[1] = day_done
+            bar.update(task, completed=done[0] + day_done, total=total * runs)
 
         yield progress
 
@@ -129,8 +143,10 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _run_json(run: Run) -> str:
-    payload = {
+def _run_json(run: Run, replicates: list[str] | None = None, ci: dict | None = None) -> str:
+    """The ``--json`` object: DESIGN.md's keys, plus ``replicates`` and ``ci`` for a
+    batch (K > 1) only, so a single run's object is unchanged."""
+    payload: dict[str, Any] = {
         "run_id": run.run_id,
         "regime": run.regime.name,
         "population": run.population,
@@ -140,6 +156,12 @@ def _run_json(run: Run) -> str:
         "seconds": run.seconds,
         "agent_days_per_s": run.agent_days_per_s,
     }
+    if replicates is not None:
+        payload["replicates"] = replicates
+        payload["ci"] = {
+            name: None if not math.isfinite(lo) else [_finite(lo), _finite(hi)]
+            for name, (_, lo, hi) in (ci or {}).items()
+        }
     return json.dumps(payload, allow_nan=False)
 
 
@@ -236,9 +258,22 @@ def run(
     threads: Annotated[
         int | None, typer.Option(min=1, help="Worker threads (default: all cores).")
     ] = None,
+    replicates: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=MAX_REPLICATES,
+            help="Run seeds SEED..SEED+K-1, store each, and add 95% intervals across them.",
+        ),
+    ] = 1,
 ) -> None:
-    """Simulate REGIME and store the run."""
+    """Simulate REGIME and store the run (or K replicate runs with --replicates K)."""
     overrides = _overrides(set_)
+    if seed + replicates - 1 > MAX_SEED:
+        raise OptionError(
+            f"--seed {seed} with --replicates {replicates}: the last seed would exceed "
+            f"{MAX_SEED}; lower --seed"
+        )
     # Under --json stdout carries the one object only: anything else printed while we
     # work (a library's chatter) goes to stderr.
     quiet = contextlib.redirect_stdout(sys.stderr) if json_ else contextlib.nullcontext()
@@ -246,25 +281,83 @@ def run(
         loaded = scsim.load_regime(regime, overrides)
         with scsim.open_store(store):  # a bad store path fails now, not after the run
             pass
-        try:
-            with _progress_bar(days, enabled=sys.stderr.isatty()) as progress:
+        first, ids, summaries = _simulate_batch(
+            loaded, population, days, seed, threads, replicates, store
+        )
+    ci = None
+    if replicates > 1:
+        from scsim.analysis.stats import summary_intervals
+
+        ci = summary_intervals(summaries)
+    if json_:
+        typer.echo(_run_json(first, ids if replicates > 1 else None, ci))
+    else:
+        _print_summary(first)
+        if ci is not None:
+            _print_intervals(ids, ci)
+
+
+def _simulate_batch(
+    regime: Any,
+    population: int,
+    days: int,
+    seed: int,
+    threads: int | None,
+    replicates: int,
+    store: Path,
+) -> tuple[Run, list[str], list[dict[str, float]]]:
+    """Simulate seeds ``seed..seed+replicates-1``, storing each as it finishes.
+
+    Keeps the first run whole (for its summary table) and only the summaries of the
+    others. An interruption or failure removes the runs of the batch already stored,
+    so, as for one run, nothing half-done is left in the store.
+    """
+    first: Run | None = None
+    ids: list[str] = []
+    summaries: list[dict[str, float]] = []
+    try:
+        with _progress_bar(days, enabled=sys.stderr.isatty(), runs=replicates) as progress:
+            for k in range(replicates):
                 result = scsim.simulate(
-                    loaded,
+                    regime,
                     population=population,
                     days=days,
-                    seed=seed,
+                    seed=seed + k,
                     threads=threads,
                     progress=progress,
                 )
+                with scsim.open_store(store) as s:
+                    ids.append(s.save(result, batch=ids[0] if ids else None))
+                summaries.append(result.summary)
+                if first is None:
+                    first = result
+    except BaseException as e:
+        if ids:
             with scsim.open_store(store) as s:
-                s.save(result)
-        except KeyboardInterrupt:
+                s.delete_batch(ids[0])
+        if isinstance(e, KeyboardInterrupt):
             _fail("interrupted; nothing was stored")
             raise typer.Exit(130) from None
-    if json_:
-        typer.echo(_run_json(result))
-    else:
-        _print_summary(result)
+        raise
+    assert first is not None
+    return first, ids, summaries
+
+
+def _print_intervals(ids: list[str], ci: dict[str, tuple[float, float, float]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"across {len(ids)} replicates (seeds in order; mean and 95% t-interval)")
+    table.add_column("metric", no_wrap=True)
+    table.add_column("mean", justify="right", no_wrap=True)
+    table.add_column("95% interval", justify="right", no_wrap=True)
+    for name, (mean, lo, hi) in ci.items():
+        share = name.split(".", 1)[0] in _SHARES
+        interval = f"{_fmt(lo, share)} to {_fmt(hi, share)}" if math.isfinite(lo) else "n/a"
+        table.add_row(_escape(name), _fmt(mean, share), interval)
+    console = Console(highlight=False)
+    console.print(table)
+    console.print(f"replicate run ids: {', '.join(ids)}")
 
 
 @app.command()
@@ -293,6 +386,7 @@ def validate(
 @app.command()
 def runs(store: StoreOpt = Path(DEFAULT_STORE)) -> None:
     """List the runs in the store."""
+    import polars as pl
     from rich import box
     from rich.console import Console
     from rich.table import Table
@@ -307,16 +401,24 @@ def runs(store: StoreOpt = Path(DEFAULT_STORE)) -> None:
     table.add_column("regime")
     for column in ("population", "days", "seed"):
         table.add_column(column, justify="right")
-    table.add_column("status")
+    # Replicate batches are named by their first run's random tail; the column takes
+    # the place of status (always "complete": the store keeps whole runs only) so the
+    # table still fits 80 columns.
+    batched = set(frame.filter(pl.col("batch").is_duplicated()).get_column("batch"))
+    table.add_column("batch" if batched else "status")
     table.add_column("seconds", justify="right")
     for row in frame.iter_rows(named=True):
+        if batched:
+            last = row["batch"].rsplit("-", 1)[-1] if row["batch"] in batched else ""
+        else:
+            last = row["status"]
         table.add_row(
             row["id"],
             _escape(row["regime"]),
             f"{row['population']:,}",
             f"{row['days']:,}",
             str(row["seed"]),
-            row["status"],
+            last,
             f"{row['seconds']:,.3g}",
         )
     Console(highlight=False).print(table)
@@ -334,6 +436,150 @@ def export(
     with scsim.open_store(store, read_only=True) as s:
         for path in s.export_parquet(run_id, output):
             typer.echo(str(path))
+
+
+@app.command()
+def compare(
+    run_a: Annotated[str, typer.Argument(help="Run A, the baseline (see `scsim runs`).")],
+    run_b: Annotated[str, typer.Argument(help="Run B, compared with A (B minus A).")],
+    store: StoreOpt = Path(DEFAULT_STORE),
+    json_: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object on stdout, nothing else.")
+    ] = False,
+) -> None:
+    """Compare two runs agent by agent (same population, days and seed).
+
+    Who is sanctioned under A and not B and the reverse, by group; score differences;
+    each metric's difference, with a 95% interval when both runs were made with
+    --replicates K (the batches are paired seed by seed).
+    """
+    with scsim.open_store(store, read_only=True) as s:
+        batch_a = _batch_from(s, run_a)
+        batch_b = _batch_from(s, run_b)
+    result = scsim.compare(batch_a, batch_b)
+    if json_:
+        typer.echo(json.dumps(result.to_dict(), allow_nan=False))
+    else:
+        _print_comparison(result)
+
+
+def _batch_from(store: Any, run_id: str) -> list[Run]:
+    """The run, then the rest of its replicate batch by seed."""
+    ids = store.batch_ids(run_id)
+    return [store.load(i) for i in [run_id, *(i for i in ids if i != run_id)]]
+
+
+def _short(value: float, share: bool = False) -> str:
+    """Four significant digits: a comparison table has five numbers a row."""
+    if not math.isfinite(value):
+        return "n/a" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if share:
+        return f"{value * 100:.3g}%"
+    if value == int(value) and abs(value) < 1e15:
+        return f"{int(value):,}"
+    return f"{value:,.4g}"
+
+
+def _print_comparison(result: Comparison) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold")
+    head.add_column()
+    head.add_row("A", _escape(result.a.label()))
+    head.add_row("B", _escape(result.b.label()))
+    head.add_row(
+        "paired on",
+        f"{result.a.population:,} people, {result.a.days:,} days, seed {result.a.seed}",
+    )
+    head.add_row("replicate pairs", str(result.pairs))
+    console.print(head)
+
+    sanctions = Table(title="under each sanction on the last day, agent by agent")
+    for column in ("sanction", "group"):
+        sanctions.add_column(column, no_wrap=True)
+    for column in ("people", "under A", "under B", "both", "only A", "only B"):
+        sanctions.add_column(column, justify="right")
+    for row in result.sanctions.iter_rows():
+        sanctions.add_row(*(_escape(str(v)) for v in row[:2]), *(f"{v:,}" for v in row[2:]))
+    console.print(sanctions)
+
+    scores = Table(title="scores, B minus A (points)")
+    scores.add_column("group", no_wrap=True)
+    for column in ("mean A", "mean B", "mean diff", "5%", "median", "95%", "lower", "higher"):
+        scores.add_column(column, justify="right")
+    for r in result.scores.iter_rows(named=True):
+        scores.add_row(
+            _escape(r["group"]),
+            f"{r['mean_a']:,.2f}",
+            f"{r['mean_b']:,.2f}",
+            f"{r['mean_diff']:+,.2f}",
+            f"{r['q05']:+,.4g}",
+            f"{r['q50']:+,.4g}",
+            f"{r['q95']:+,.4g}",
+            f"{r['lower_under_b']:,}",
+            f"{r['higher_under_b']:,}",
+        )
+    console.print(scores)
+
+    metrics = Table(title="metrics, B minus A (stocks on the last day, flows summed)")
+    metrics.add_column("metric", no_wrap=True)
+    for column in ("A", "B", "B - A", "95% interval"):
+        metrics.add_column(column, justify="right", no_wrap=True)
+    same = 0
+    for r in result.metrics.iter_rows(named=True):
+        no_spread = not math.isfinite(r["ci_lo"]) or r["ci_lo"] == r["ci_hi"] == 0
+        if r["diff"] == 0 and no_spread:
+            same += 1  # equal in every replicate pair (common random numbers)
+            continue
+        share = r["metric"].split(".", 1)[0] in _SHARES
+        interval = (
+            f"{_short(r['ci_lo'], share)} to {_short(r['ci_hi'], share)}"
+            if math.isfinite(r["ci_lo"])
+            else ""
+        )
+        metrics.add_row(
+            _escape(r["metric"]),
+            _short(r["a"], share),
+            _short(r["b"], share),
+            _short(r["diff"], share),
+            interval,
+        )
+    console.print(metrics)
+    if same:
+        console.print(f"{same} metrics are equal under A and B and not shown (see --json).")
+    for note in result.notes:
+        console.print(f"note: {_escape(note)}")
+
+
+class ReportFormat(StrEnum):
+    html = "html"
+    png = "png"
+
+
+@app.command()
+def report(
+    run_ids: Annotated[list[str], typer.Argument(help="One or more run ids (see `scsim runs`).")],
+    output: Annotated[
+        Path,
+        typer.Option("-o", "--output", help="The HTML file, or with --format png a directory."),
+    ],
+    store: StoreOpt = Path(DEFAULT_STORE),
+    format_: Annotated[
+        ReportFormat,
+        typer.Option("--format", help="html: one offline file; png: one figure per chart."),
+    ] = ReportFormat.html,
+) -> None:
+    """Write an audit report on one or more runs (several: compared side by side)."""
+    from scsim.report import check_output, write_report
+
+    check_output(output, format_.value)  # before loading anything
+    with scsim.open_store(store, read_only=True) as s:
+        loaded = [s.load(run_id) for run_id in run_ids]
+    for path in write_report(loaded, output, format=format_.value):
+        typer.echo(str(path))
 
 
 def main() -> None:
