@@ -170,3 +170,16 @@ def test_bad_output_is_refused_before_any_work(
     with pytest.raises(OptionError, match=words):
         write_report([city_run], tmp_path / output, format=fmt)  # type: ignore[arg-type]
     assert not (tmp_path / "missing").exists()
+
+
+@pytest.mark.parametrize("name", scsim.builtin_regimes())
+def test_every_builtin_regime_reports(name: str, tmp_path: Path) -> None:
+    """Named lists, escalating points, family sanctions, one grade: all read aloud."""
+    run = scsim.simulate(name, population=500, days=20, seed=3)
+    words = " ".join(describe(run.regime))
+    assert run.regime.grades[0].name in words
+    [path] = write_report([run], tmp_path / f"{name}.html")
+    lists = [c for c in charts([run]).values() if c.key == "run-blacklist"]
+    for chart in lists:
+        assert chart.reading.startswith("On day 19, ")
+    assert path.stat().st_size > 1_000_000

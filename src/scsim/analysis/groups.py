@@ -13,11 +13,10 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from scsim.metrics.names import OVERALL_ONLY  # metrics on the "all" rows only
+
 if TYPE_CHECKING:
     from scsim.engine.result import Run
-
-# Metrics that exist on the "all" rows only (NaN on group rows).
-OVERALL_ONLY = ("score_gini", "disparate_impact.")
 
 
 def per_group_metrics(run: Run) -> list[str]:

@@ -9,7 +9,7 @@ from what the engine ran.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from scsim.regime import Regime
@@ -33,6 +33,11 @@ def num(value: float) -> str:
     return f"{value:,.4g}"
 
 
+def count(n: float, one: str, many: str) -> str:
+    """``1 person``, ``2 people``: a count with its noun."""
+    return f"{num(n)} {one if n == 1 else many}"
+
+
 def pct(share: float, digits: int = 1) -> str:
     """A share (0..1) as a percentage for prose."""
     if share != 0 and abs(share) < 10 ** (-digits) / 100:
@@ -53,25 +58,21 @@ def describe(regime: Regime) -> list[str]:
     grades = []
     for g in regime.grades:
         grades.append(f"{g.name} from {num(g.min)}" if g.min is not None else f"{g.name} below")
-    out.append("Grades, highest first: " + "; ".join(grades) + ".")
+    if len(grades) == 1:
+        out.append(f"One grade, {regime.grades[0].name}: everyone is in it.")
+    else:
+        out.append("Grades, highest first: " + "; ".join(grades) + ".")
+    if getattr(s, "unit", "person") == "household":
+        out.append("The scored unit is the household: members share one score.")
     unwatched = [b for b in regime.behaviours if not _watchers(regime, b)]
     if unwatched:
         out.append("Nobody watches " + ", ".join(unwatched) + ", so those behaviours never score.")
-    if regime.blacklist is not None:
-        enter = []
-        for cond in regime.blacklist.enter:
-            if hasattr(cond, "on"):
-                enter.append(f"a recorded {cond.on}")
-            else:
-                enter.append(f"{num(cond.for_days)} consecutive days in grade {cond.grade}")
-        after = regime.blacklist.exit.after_days
-        leave = (
-            f"leave it after {num(after)} days on it (and may enter again)"
-            if after is not None
-            else "never leave it"
-        )
-        out.append(f"People enter the blacklist after {' or '.join(enter)}, and {leave}.")
-    else:
+    lists = getattr(regime, "all_lists", None)
+    if lists is None:  # a regime from before named lists
+        lists = [regime.blacklist] if regime.blacklist is not None else []
+    for lst in lists:
+        out.append(_list_sentence(lst))
+    if not lists:
         out.append("There is no blacklist.")
     for kind, acts in (("Sanctions", regime.sanctions), ("Rewards", regime.rewards)):
         if acts:
@@ -99,11 +100,7 @@ def rules_table(regime: Regime) -> Table:
     """Per behaviour: how often, who watches, what it costs or earns."""
     rows = []
     for name, b in regime.behaviours.items():
-        rules = [r for r in regime.rules if r.on == name]
-        points = ", ".join(
-            f"{r.points:+g}" + (f" (at most {r.max_per_year}/year)" if r.max_per_year else "")
-            for r in rules
-        )
+        points = ", ".join(_rule_words(r) for r in regime.rules if r.on == name)
         rows.append(
             (
                 name,
@@ -130,11 +127,12 @@ def observers_table(regime: Regime) -> Table:
             if o.false_match_rate > 0 and o.gallery is not None
             else (f"rate {o.false_match_rate:g} against everyone" if o.false_match_rate else "0")
         )
+        coverage = o.coverage if isinstance(o.coverage, int | float) else None
         rows.append(
             (
                 o.name,
                 ", ".join(o.watches),
-                pct(o.coverage, 0),
+                pct(coverage, 0) if coverage is not None else "by place",
                 pct(o.detection, 0),
                 false,
                 num(o.latency_days),
@@ -160,11 +158,61 @@ def _watchers(regime: Regime, behaviour: str) -> list[str]:
     return [o.name for o in regime.observers if behaviour in o.watches]
 
 
-def _whom(act: object) -> str:
-    target = act.applies_to  # type: ignore[attr-defined]
+def _whom(act: Any) -> str:
+    target = act.applies_to
     parts = []
     if target.grades:
         parts.append("grade" + ("s " if len(target.grades) > 1 else " ") + ", ".join(target.grades))
     if target.blacklisted:
         parts.append("the blacklisted")
-    return "applies to " + " and to ".join(parts)
+    parts += [f"those on {name}" for name in getattr(target, "lists", ())]
+    words = "applies to " + " and to ".join(parts)
+    if getattr(target, "family", False):
+        words += ", and falls on the other members of their households instead"
+    return words
+
+
+def _points(points: Any) -> str:
+    if isinstance(points, list | tuple):
+        return ", then ".join(f"{p:+g}" for p in points) + " (escalating)"
+    return f"{points:+g}"
+
+
+def _rule_words(rule: Any) -> str:
+    words = _points(rule.points)
+    if rule.max_per_year:
+        words += f" (at most {rule.max_per_year}/year)"
+    if getattr(rule, "at_most", None) is not None:
+        words += f" (then the score is at most {num(rule.at_most)})"
+    return words
+
+
+def _list_sentence(lst: Any) -> str:
+    """How people enter and leave one list, in one sentence."""
+    grounds = []
+    for cond in lst.enter:
+        if hasattr(cond, "grade"):
+            days = "a day" if cond.for_days == 1 else f"{num(cond.for_days)} consecutive days"
+            grounds.append(f"{days} in grade {cond.grade}")
+            continue
+        on = cond.on if isinstance(cond.on, list | tuple) else [cond.on]
+        count = getattr(cond, "count", 1)
+        what = " or ".join(on)
+        if count > 1:
+            within = getattr(cond, "within_days", None)
+            grounds.append(
+                f"{count} recorded {what} events" + (f" within {within} days" if within else "")
+            )
+        else:
+            grounds.append(f"a recorded {what}")
+    after = lst.exit.after_days
+    leave = (
+        f"leave it after {num(after)} days on it (and may enter again)"
+        if after is not None
+        else "never leave it at the end of a term"
+    )
+    cure = getattr(lst.exit, "cure", None)
+    if cure is not None:
+        leave += ", or earlier once they cure"
+    name = "the blacklist" if lst.name == "blacklist" else f"the list {lst.name}"
+    return f"People enter {name} after {' or '.join(grounds)}, and {leave}."

@@ -17,7 +17,7 @@ import polars as pl
 
 from scsim.analysis.groups import by_group, group_names
 from scsim.analysis.sanctions import any_sanction
-from scsim.report.plain import describe, num, observers_table, pct, rules_table
+from scsim.report.plain import count, describe, num, observers_table, pct, rules_table
 from scsim.report.spec import Chart, Part, Section, Series
 
 if TYPE_CHECKING:
@@ -231,14 +231,35 @@ class _Context:
         return section
 
     def blacklist(self) -> Section:
-        section = Section("blacklist", "The blacklist")
-        if self.run.regime.blacklist is None:
-            section.paragraphs.append("The regime has no blacklist.")
+        """The list stocks (the blacklist and any named lists), entries and exits."""
+        regime = self.run.regime
+        lists = getattr(regime, "all_lists", None)
+        if lists is None:  # a regime from before named lists
+            lists = [regime.blacklist] if regime.blacklist is not None else []
+        title = "The blacklist" if [lst.name for lst in lists] == ["blacklist"] else "The lists"
+        section = Section("blacklist", title)
+        if not lists:
+            section.paragraphs.append("The regime has no blacklist and no list.")
             return section
-        if not self.has("blacklisted"):
+        series = []
+        for lst in lists:
+            metric = f"listed.{lst.name}"
+            if not self.has(metric):
+                metric = "blacklisted" if lst.name == "blacklist" else ""
+            if metric and self.has(metric):
+                name = "on the list" if len(lists) == 1 else f"on {lst.name}"
+                series.append(Series(name, self.days, self.col(metric)))
+        if not series:
             return section
-        series = [Series("on the list", self.days, self.col("blacklisted"))]
-        entries = exits = math.nan
+        stocks = [s.y[-1] for s in series]
+        if len(series) == 1:
+            are = "is" if stocks[0] == 1 else "are"
+            reading = (
+                f"On day {self.last}, {count(stocks[0], 'person', 'people')} {are} on the list"
+            )
+        else:
+            parts = [f"{num(v)} {s.name}" for v, s in zip(stocks, series, strict=True)]
+            reading = f"On day {self.last}, " + ", ".join(parts)
         if self.has("list_entries") and self.has("list_exits"):
             cum_in = np.cumsum(self.col("list_entries"))
             cum_out = np.cumsum(self.col("list_exits"))
@@ -246,17 +267,17 @@ class _Context:
                 Series("entries so far", self.days, cum_in.tolist()),
                 Series("exits so far", self.days, cum_out.tolist()),
             ]
-            entries, exits = float(cum_in[-1]), float(cum_out[-1])
-        stock = series[0].y[-1]
-        reading = f"On day {self.last}, {num(stock)} people are on the list"
-        if math.isfinite(entries):
-            reading += f"; {num(entries)} entries and {num(exits)} exits happened over the run"
-        if self.run.regime.blacklist.exit.after_days is None:
-            reading += ", and nobody ever leaves it"
+            reading += (
+                f"; {count(float(cum_in[-1]), 'entry', 'entries')} and "
+                f"{count(float(cum_out[-1]), 'exit', 'exits')} happened over the run"
+            )
+        if all(lst.exit.after_days is None for lst in lists):
+            reading += ", and no term ends"
         section.charts.append(
             Chart(
                 self.chart_key("blacklist"),
-                f"People on the blacklist, entries and exits — {self.label}",
+                f"People on the {'blacklist' if len(lists) == 1 else 'lists'}, entries and "
+                f"exits — {self.label}",
                 reading + ".",
                 "line",
                 DAY,
@@ -336,11 +357,14 @@ class _Context:
         agents = self.run.agents
         if {"grade", "listed"} <= set(agents.columns) and agents.height:
             under = int(any_sanction(self.run.regime, agents).sum())
-            reading = (
-                f"By day {self.last}, {num(wrongful)} of the {under:,} people under a "
-                f"sanction ({pct(wrongful / under) if under else '0%'}) would not be "
-                "under it without a false match"
-            )
+            if under:
+                reading = (
+                    f"By day {self.last}, {num(wrongful)} of the "
+                    f"{count(under, 'person', 'people')} under a sanction "
+                    f"({pct(wrongful / under)}) would not be under it without a false match"
+                )
+            else:
+                reading = f"By day {self.last}, nobody is under a sanction"
         else:
             reading = (
                 f"By day {self.last}, {num(wrongful)} people are under a sanction they "
@@ -348,7 +372,10 @@ class _Context:
             )
         penalties = self.total("wrongful_penalties")
         if math.isfinite(penalties):
-            reading += f"; false matches cost {num(penalties)} point deductions over the run"
+            reading += (
+                f"; false matches cost {count(penalties, 'point deduction', 'point deductions')}"
+                " over the run"
+            )
         section.charts.append(
             Chart(
                 self.chart_key("wrongful"),
