@@ -126,14 +126,17 @@ class DayLoop:
     def settle(self, day: int) -> None:
         """couple -> grade -> list -> sanction, in one sweep over the agents."""
         st, p = self.state, self.pop
-        old = st.score
         if self.old is not None:
             np.copyto(self.old, st.score)
-            old = self.old
+            settle.couple(self.c, st, self.chunk, self.old, p.indptr, p.indices)
         settle.settle(
-            self.c, st, self.chunk, p.group, p.indptr, p.indices, old,
-            rng.stage_key(self.seed, day, rng.CURE), self.tallies.as_tuple(),
-        )  # fmt: skip
+            self.c,
+            st,
+            self.chunk,
+            p.group,
+            rng.stage_key(self.seed, day, rng.CURE),
+            self.tallies.as_tuple(),
+        )
         self.transitions.append(self.tallies.trans.sum(0))
         if self.list_log is not None:
             self.list_log.add_sweep(day, st.flags)

@@ -24,21 +24,48 @@ def apply_events(c, st, day, key_serious, attr, doer, beh, hstart, household, ap
     escalation and ``at_most``); ``listing[t]`` the bit mask of the lists it asked to
     take the agent onto (real copy).
     """
+    # Unpack the tuples once: reading a tuple's array in a loop costs a reference-count
+    # update each time (see engine.settle).
+    score, used, window, flags, term = st.score, st.used, st.window, st.flags, st.term
+    listed, taint, enrolled, track = st.listed, st.taint, st.enrolled, st.track_clean
+    rules = (c.rule_beh, c.rule_pts, c.rule_len, c.rule_cap, c.rule_slot, c.rule_at_most)
+    rule_beh, rule_pts, rule_len, rule_cap, rule_slot, rule_at_most = rules
+    cond_list, cond_beh, cond_count, cond_within = (
+        c.cond_list,
+        c.cond_beh,
+        c.cond_count,
+        c.cond_within,
+    )
+    cond_slot, cond_term, cond_serious, cond_extra = (
+        c.cond_slot,
+        c.cond_term,
+        c.cond_serious,
+        c.cond_extra,
+    )
     for t in range(attr.size):
         a = attr[t]
+        b = beh[t]
         wrong = a != doer[t]
         lo, hi = a, a + 1
         if c.household_unit:
-            h = household[a]
-            lo, hi = hstart[h], hstart[h + 1]
+            lo, hi = hstart[household[a]], hstart[household[a] + 1]
         for m in range(lo, hi):
-            if wrong and st.track_clean and not st.taint[m]:
+            if wrong and track and not taint[m]:
                 _taint(st, m)
-            for copy in range(2 if st.track_clean else 1):
-                if copy == 1 and (wrong or not st.taint[m]):
+            for copy in range(2 if track else 1):
+                if copy == 1 and (wrong or not taint[m]):
                     continue
-                moved = _points(c, st, copy, m, beh[t])
-                asked = _listing(c, st, copy, m, beh[t], day, key_serious)
+                moved = 0
+                if enrolled[m]:
+                    moved = _points(
+                        score, used, copy, m, b, rule_beh, rule_pts, rule_len, rule_cap,
+                        rule_slot, rule_at_most,
+                    )  # fmt: skip
+                asked = _listing(
+                    window, listed, flags, term, copy, m, b, day, key_serious, cond_list,
+                    cond_beh, cond_count, cond_within, cond_slot, cond_term, cond_serious,
+                    cond_extra,
+                )  # fmt: skip
                 if m == a and copy == 0:
                     applied[t] = moved
                     listing[t] = asked
@@ -60,55 +87,56 @@ def _taint(st, m):
     st.flags[m] = bits | (bits << CLEAN_BIT)
 
 
-@njit(cache=True)
-def _points(c, st, copy, m, b):
+@njit(inline="always", cache=True)
+def _points(score, used, copy, m, b, rule_beh, rule_pts, rule_len, rule_cap, rule_slot, at_most):
     """Points of one event of behaviour b for agent m, in one copy; returns the change."""
-    if not st.enrolled[m]:
-        return 0
-    before = np.int64(st.score[copy, m])
+    before = np.int64(score[copy, m])
     s = before
-    for r in range(c.rule_beh.size):
-        if c.rule_beh[r] != b:
+    for r in range(rule_beh.size):
+        if rule_beh[r] != b:
             continue
-        slot = c.rule_slot[r]
+        slot = rule_slot[r]
         nth = 0
         if slot >= 0:
-            nth = np.int64(st.used[copy, m, slot])
-            if c.rule_cap[r] >= 0 and nth >= c.rule_cap[r]:
+            nth = np.int64(used[copy, m, slot])
+            if rule_cap[r] >= 0 and nth >= rule_cap[r]:
                 continue
-            st.used[copy, m, slot] = min(nth + 1, 65535)
-        s += c.rule_pts[r, min(nth, c.rule_len[r] - 1)]
-        s = min(s, c.rule_at_most[r])
+            used[copy, m, slot] = min(nth + 1, 65535)
+        s += rule_pts[r, min(nth, rule_len[r] - 1)]
+        s = min(s, at_most[r])
     s = max(min(s, 2147483647), -2147483647)
-    st.score[copy, m] = s
+    score[copy, m] = s
     return s - before
 
 
-@njit(cache=True)
-def _listing(c, st, copy, m, b, day, key_serious):
+@njit(inline="always", cache=True)
+def _listing(
+    window, listed, flags, term, copy, m, b, day, key_serious, cond_list, cond_beh,
+    cond_count, cond_within, cond_slot, cond_term, cond_serious, cond_extra,
+):  # fmt: skip
     """Count the event towards list conditions; flag the lists it takes the agent onto.
 
     A listing's term is set here, from its ground: ``term_days`` of the condition, plus
     extra days for the ``serious_share`` of cases.
     """
     asked = 0
-    for q in range(c.cond_list.size):
-        if not c.cond_beh[q, b]:
+    for q in range(cond_list.size):
+        if not cond_beh[q, b]:
             continue
-        li = c.cond_list[q]
+        li = cond_list[q]
         hit = True
-        w = c.cond_slot[q]
+        w = cond_slot[q]
         if w >= 0:
-            hit = _window_hit(st.window[copy, w, m], day, c.cond_count[q], c.cond_within[q])
-        if not hit or st.listed[copy, li, m] > 0 or (st.flags[m] >> (li + CLEAN_BIT * copy)) & 1:
+            hit = _window_hit(window[copy, w, m], day, cond_count[q], cond_within[q])
+        if not hit or listed[copy, li, m] > 0 or (flags[m] >> (li + CLEAN_BIT * copy)) & 1:
             continue
-        st.flags[m] |= np.uint8(1 << (li + CLEAN_BIT * copy))
-        term = c.cond_term[q]
+        flags[m] |= np.uint8(1 << (li + CLEAN_BIT * copy))
+        days = cond_term[q]
         h = rng.draw(rng.agent_base(key_serious, m), np.uint64(q))
-        if term >= 0 and rng.unit(h) < c.cond_serious[q]:
-            lo, hi = c.cond_extra[q, 0], c.cond_extra[q, 1]
-            term += lo + np.int64(rng.mix64(h) % np.uint64(hi - lo + 1))
-        st.term[copy, li, m] = term
+        if days >= 0 and rng.unit(h) < cond_serious[q]:
+            lo, hi = cond_extra[q, 0], cond_extra[q, 1]
+            days += lo + np.int64(rng.mix64(h) % np.uint64(hi - lo + 1))
+        term[copy, li, m] = days
         asked |= 1 << li
     return asked
 

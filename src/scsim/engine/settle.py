@@ -54,21 +54,43 @@ def _clamp(s, lo, hi):
     return max(min(np.int64(s), hi), lo)
 
 
-@njit(inline="always", cache=True)
-def _couple(i, s, old, indptr, indices, liability, lo, hi):
-    """Move a score ``liability`` of the way to its friends' mean (read from ``old``)."""
-    start, stop = indptr[i], indptr[i + 1]
-    if stop == start:
-        return s
-    tot = np.int64(0)
-    for p in range(start, stop):
-        tot += _clamp(old[indices[p]], lo, hi)
-    mean = tot / (stop - start)
-    return s + np.int64(np.round(liability * (mean - s)))
+@njit(parallel=True, cache=True)
+def couple(c, st, chunk, old, indptr, indices):
+    """Network liability: each score moves ``liability`` of the way to its friends' mean.
+
+    Reads yesterday's-and-today's-points scores from ``old`` (a copy, so the order of
+    agents does not matter) and writes clamped, coupled scores. A stage of its own: its
+    neighbour reads are the most expensive memory access of the day, paid only when
+    liability is on.
+    """
+    n = indptr.size - 1
+    for blk in prange(-(-n // chunk)):
+        _couple_block(c, st, blk * chunk, min(n, (blk + 1) * chunk), old, indptr, indices)
 
 
 @njit(cache=True)
-def _settle_one(c, st, copy, i, old, indptr, indices, key_cure, moves, count):
+def _couple_block(c, st, start, stop, old, indptr, indices):
+    score, taint, track = st.score, st.taint, st.track_clean
+    lo, hi, liability = c.floor, c.ceiling, c.liability
+    for i in range(start, stop):
+        for copy in range(2 if track and taint[i] else 1):
+            s = _clamp(old[copy, i], lo, hi)
+            first, last = indptr[i], indptr[i + 1]
+            if last > first:
+                tot = np.int64(0)
+                for p in range(first, last):
+                    tot += _clamp(old[copy, indices[p]], lo, hi)
+                s += np.int64(np.round(liability * (tot / (last - first) - s)))
+            score[copy, i] = s
+
+
+@njit(inline="always", cache=True)
+def _settle_one(
+    copy, i, key_cure, moves, blk, gr, count,
+    score, grade, gdays, listed, term, cure, flags, enrolled,
+    floor, ceiling, initial, grade_min, grade_cond, list_term,
+    cure_rate, cure_delay, cure_removal, reset_score,
+):  # fmt: skip
     """One agent's day in one copy of the state.
 
     Returns the new and the former grade, the mask of lists it is on, the mask of
@@ -81,89 +103,104 @@ def _settle_one(c, st, copy, i, old, indptr, indices, key_cure, moves, count):
     enters on the events flagged by the score stage, or on a grade held long enough
     (enrolled agents only).
     """
-    s = _clamp(old[i], c.floor, c.ceiling)
-    if c.liability > 0.0:
-        s = _couple(i, s, old, indptr, indices, c.liability, c.floor, c.ceiling)
-    k = grade_of(s, c.grade_min)
-    was = st.grade[copy, i]
-    gd = min(np.int64(st.gdays[copy, i]) + 1, 65535) if k == was else 1
+    s = _clamp(score[copy, i], floor, ceiling)
+    k = grade_of(s, grade_min)
+    was = grade[copy, i]
+    gd = min(np.int64(gdays[copy, i]) + 1, 65535) if k == was else 1
     mask = 0
     cured = 0
     moved = 0
-    flag = (st.flags[i] >> (CLEAN_BIT * copy)) & 0x0F
-    for li in range(c.n_lists):
-        ld = np.int64(st.listed[copy, li, i])
+    flag = (flags[i] >> (CLEAN_BIT * copy)) & 0x0F
+    for li in range(cure_rate.size):
+        ld = np.int64(listed[copy, li, i])
         if ld > 0:
             ld += 1
-            cu = np.int64(st.cure[copy, li, i])
-            if cu == 0 and c.cure_rate[li] > 0.0:
+            cu = np.int64(cure[copy, li, i])
+            if cu == 0 and cure_rate[li] > 0.0:
                 h = rng.draw(rng.agent_base(key_cure, i), np.uint64(li))
-                if rng.unit(h) < c.cure_rate[li]:
-                    cu = c.cure_delay[li] + 1 if rng.unit(rng.mix64(h)) < c.cure_removal[li] else -1
+                if rng.unit(h) < cure_rate[li]:
+                    cu = cure_delay[li] + 1 if rng.unit(rng.mix64(h)) < cure_removal[li] else -1
             leave = False
             if cu > 0:
                 cu -= 1
                 leave = cu == 0
-            term = st.term[copy, li, i]
-            if term >= 0 and ld > term:
+            if term[copy, li, i] >= 0 and ld > term[copy, li, i]:
                 leave = True
             if leave:
                 if count:
-                    moves[li, 1] += 1
-                    moves[li, 2] += ld - 1
+                    moves[blk, gr, li, 1] += 1
+                    moves[blk, gr, li, 2] += ld - 1
                 moved |= LEFT << (2 * li)
                 ld, cu, gd = 0, 0, 0
-                if c.reset_score[li]:
-                    s = c.initial
-                    k = grade_of(s, c.grade_min)
-            st.cure[copy, li, i] = cu
+                if reset_score[li]:
+                    s = initial
+                    k = grade_of(s, grade_min)
+            cure[copy, li, i] = cu
             if cu != 0 and ld > 0:
                 cured |= 1 << li
         else:
             enter = (flag >> li) & 1 == 1
             if enter:
                 moved |= BY_EVENT << (2 * li)
-            elif st.enrolled[i]:
-                for e in range(c.grade_cond.shape[0]):
-                    if c.grade_cond[e, 0] == li and k == c.grade_cond[e, 1]:
-                        if gd >= c.grade_cond[e, 2] and not enter:
+            elif enrolled[i]:
+                for e in range(grade_cond.shape[0]):
+                    if grade_cond[e, 0] == li and k == grade_cond[e, 1]:
+                        if gd >= grade_cond[e, 2] and not enter:
                             enter = True
-                            st.term[copy, li, i] = c.list_term[li]
+                            term[copy, li, i] = list_term[li]
                             moved |= BY_GRADE << (2 * li)
             if enter:
                 ld = 1
-                st.cure[copy, li, i] = 0
+                cure[copy, li, i] = 0
                 if count:
-                    moves[li, 0] += 1
-        st.listed[copy, li, i] = ld
+                    moves[blk, gr, li, 0] += 1
+        listed[copy, li, i] = ld
         if ld > 0:
             mask |= 1 << li
-    st.score[copy, i] = s
-    st.grade[copy, i] = k
-    st.gdays[copy, i] = gd
+    score[copy, i] = s
+    grade[copy, i] = k
+    gdays[copy, i] = gd
     return k, was, mask, cured, moved
 
 
 @njit(parallel=True, cache=True)
-def settle(c, st, chunk, group, indptr, indices, old, key_cure, tallies):
-    """The dense sweep: every agent's day after the score stage, and the day's stocks.
-
-    ``old`` holds the scores after the day's points (both copies); with liability off it
-    is ``st.score`` itself, since an agent then reads only its own score.
-    """
+def settle(c, st, chunk, group, key_cure, tallies):
+    """The dense sweep: every agent's day after the score and couple stages (grade,
+    lists, sanctions), and the day's stocks."""
     n = group.size
     for blk in prange(tallies[0].shape[0]):
-        _settle_block(
-            c, st, blk * chunk, min(n, (blk + 1) * chunk), group, indptr, indices, old,
-            key_cure, tallies, blk,
-        )  # fmt: skip
+        _settle_block(c, st, blk * chunk, min(n, (blk + 1) * chunk), group, key_cure, tallies, blk)
 
 
 @njit(cache=True)
-def _settle_block(c, st, start, stop, group, indptr, indices, old, key_cure, tallies, blk):
-    # The body of the parallel loop lives in its own function: numba 0.68 loses some
-    # writes made through tuple arguments straight in a prange body.
+def _settle_block(c, st, start, stop, group, key_cure, tallies, blk):
+    # The parallel loop's body lives in its own function (numba 0.68 loses some writes
+    # made through tuple arguments straight in a prange body), and it unpacks the
+    # tuples once: reading a tuple's array inside the loop costs a reference-count
+    # update each time, 15 times slower here (see docs/performance.md).
     sum_score, states, wrongful, wrongly_listed, cured_n, moves, trans, smin, smax = tallies
+    score, grade, gdays, listed, term, cure = (
+        st.score,
+        st.grade,
+        st.gdays,
+        st.listed,
+        st.term,
+        st.cure,
+    )
+    flags, taint, enrolled, track = st.flags, st.taint, st.enrolled, st.track_clean
+    floor, ceiling, initial = c.floor, c.ceiling, c.initial
+    grade_min, grade_cond, list_term, wrong_tab = (
+        c.grade_min,
+        c.grade_cond,
+        c.list_term,
+        c.wrong_tab,
+    )
+    cure_rate, cure_delay, cure_removal, reset = (
+        c.cure_rate,
+        c.cure_delay,
+        c.cure_removal,
+        c.reset_score,
+    )
     sum_score[blk] = 0
     states[blk] = 0
     wrongful[blk] = 0
@@ -171,23 +208,29 @@ def _settle_block(c, st, start, stop, group, indptr, indices, old, key_cure, tal
     cured_n[blk] = 0
     moves[blk] = 0
     trans[blk] = 0
-    mn = np.int64(c.ceiling)
-    mx = np.int64(c.floor)
+    mn = np.int64(ceiling)
+    mx = np.int64(floor)
     for i in range(start, stop):
         gr = group[i]
         k, was, mask, cured, moved = _settle_one(
-            c, st, 0, i, old[0], indptr, indices, key_cure, moves[blk, gr], True
-        )
-        if st.track_clean and st.taint[i]:
+            0, i, key_cure, moves, blk, gr, True,
+            score, grade, gdays, listed, term, cure, flags, enrolled,
+            floor, ceiling, initial, grade_min, grade_cond, list_term,
+            cure_rate, cure_delay, cure_removal, reset,
+        )  # fmt: skip
+        if track and taint[i]:
             kc, _, mask_c, _, _ = _settle_one(
-                c, st, 1, i, old[1], indptr, indices, key_cure, moves[blk, gr], False
-            )
-            if c.wrong_tab[k, mask, kc, mask_c]:
+                1, i, key_cure, moves, blk, gr, False,
+                score, grade, gdays, listed, term, cure, flags, enrolled,
+                floor, ceiling, initial, grade_min, grade_cond, list_term,
+                cure_rate, cure_delay, cure_removal, reset,
+            )  # fmt: skip
+            if wrong_tab[k, mask, kc, mask_c]:
                 wrongful[blk, gr] += 1
             if mask & ~mask_c:
                 wrongly_listed[blk, gr] += 1
-        st.flags[i] = moved
-        s = np.int64(st.score[0, i])
+        flags[i] = moved
+        s = np.int64(score[0, i])
         if k != was:
             trans[blk, was, k] += 1
         if cured:

@@ -25,16 +25,17 @@ def route(c, key_o, events, place, coverage):
     Returns the candidates: events in view of some observer, with it packed in.
     """
     agent, beh, _, idx = unpack(events)
+    beh_obs, beh_key, obs_key = c.beh_obs, c.beh_key, c.obs_key  # once: see engine.settle
     out = np.empty(events.size, dtype=np.int64)
     n_out = 0
     for t in range(events.size):
         i, b = agent[t], beh[t]
         base = rng.agent_base(key_o, i)
-        for slot in range(c.beh_obs.shape[1]):
-            o = c.beh_obs[b, slot]
+        for slot in range(beh_obs.shape[1]):
+            o = beh_obs[b, slot]
             if o < 0:
                 break
-            u = rng.unit(rng.draw(base, event_key(c.beh_key[b], idx[t], c.obs_key[o])))
+            u = rng.unit(rng.draw(base, event_key(beh_key[b], idx[t], obs_key[o])))
             if u < coverage[o, place[i]]:
                 out[n_out] = pack(i, b, o, idx[t])
                 n_out += 1
@@ -47,9 +48,10 @@ def priorities(c, key_c, packed):
     """A random priority per candidate: capacity serves the lowest, whoever they are."""
     out = np.empty(packed.size, dtype=np.uint64)
     agent, beh, obs, idx = unpack(packed)
+    beh_key, obs_key = c.beh_key, c.obs_key
     for t in range(packed.size):
         base = rng.agent_base(key_c, agent[t])
-        out[t] = rng.draw(base, event_key(c.beh_key[beh[t]], idx[t], c.obs_key[obs[t]]))
+        out[t] = rng.draw(base, event_key(beh_key[beh[t]], idx[t], obs_key[obs[t]]))
     return out
 
 
@@ -84,22 +86,24 @@ def match(c, key_m, packed, keep, group, household, hstart):
     """
     n = group.size
     agent, beh, obs, idx = unpack(packed)
+    beh_key, obs_key, p_false, fm_mult = c.beh_key, c.obs_key, c.p_false, c.fm_mult
+    fm_weight, detection, attr_error = c.fm_weight, c.detection, c.attr_error
     attr = np.empty(packed.size, dtype=np.int64)
     recorded = np.zeros(packed.size, dtype=np.bool_)
     for t in range(packed.size):
         if not keep[t]:
             continue
         i, o = agent[t], obs[t]
-        h = rng.draw(rng.agent_base(key_m, i), event_key(c.beh_key[beh[t]], idx[t], c.obs_key[o]))
-        if n > 1 and rng.unit(h) < c.p_false[o] * c.fm_mult[group[i]]:
-            attr[t] = _someone_else(rng.mix64(h ^ _FLIP), i, n, group, c.fm_weight)
+        h = rng.draw(rng.agent_base(key_m, i), event_key(beh_key[beh[t]], idx[t], obs_key[o]))
+        if n > 1 and rng.unit(h) < p_false[o] * fm_mult[group[i]]:
+            attr[t] = _someone_else(rng.mix64(h ^ _FLIP), i, n, group, fm_weight)
             recorded[t] = True
-        elif rng.unit(rng.mix64(h)) < c.detection[o]:
+        elif rng.unit(rng.mix64(h)) < detection[o]:
             attr[t] = i
             recorded[t] = True
             h2 = rng.mix64(rng.mix64(h))
             lo, hi = hstart[household[i]], hstart[household[i] + 1]
-            if hi - lo > 1 and rng.unit(h2) < c.attr_error[o]:
+            if hi - lo > 1 and rng.unit(h2) < attr_error[o]:
                 j = lo + np.int64(rng.mix64(h2) % np.uint64(hi - lo - 1))
                 attr[t] = j + 1 if j >= i else j
     return attr, recorded
@@ -109,8 +113,9 @@ def match(c, key_m, packed, keep, group, household, hstart):
 def accusations(c, key_a, o, count, group):
     """``count`` reports of events nobody committed, about agents drawn by group weight."""
     n = group.size
+    weight = c.accuse_weight
     attr = np.empty(count, dtype=np.int64)
     for t in range(count):
         z = rng.draw(rng.agent_base(key_a, o), np.uint64(t))
-        attr[t] = _someone_else(z, -1, n, group, c.accuse_weight)
+        attr[t] = _someone_else(z, -1, n, group, weight)
     return attr
