@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
     from scsim.analysis.compare import Comparison
     from scsim.engine.result import Run
+    from scsim.regime import Regime
+    from scsim.store import Store
 
 MAX_POPULATION = 2_000_000_000
 MAX_DAYS = 36_500
@@ -298,7 +300,7 @@ def run(
 
 
 def _simulate_batch(
-    regime: Any,
+    regime: Regime,
     population: int,
     days: int,
     seed: int,
@@ -463,7 +465,7 @@ def compare(
         _print_comparison(result)
 
 
-def _batch_from(store: Any, run_id: str) -> list[Run]:
+def _batch_from(store: Store, run_id: str) -> list[Run]:
     """The run, then the rest of its replicate batch by seed."""
     ids = store.batch_ids(run_id)
     return [store.load(i) for i in [run_id, *(i for i in ids if i != run_id)]]

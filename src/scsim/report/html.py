@@ -11,7 +11,9 @@ is a div plus a call to ``Plotly.newPlot``.
 from __future__ import annotations
 
 import html
+import itertools
 import math
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -59,7 +61,7 @@ def render(parts: list[Part], title: str, subtitle: str) -> str:
         "person.</p>"
     )
     body.append(_contents(parts))
-    counter = iter(range(1_000_000))
+    counter = itertools.count()
     for part in parts:
         body.append(f'<h2 id="{_e(part.key)}">{_e(part.title)}</h2>')
         for section in part.sections:
@@ -89,7 +91,7 @@ def _contents(parts: list[Part]) -> str:
     return "<nav><strong>Contents</strong><ul>" + "".join(items) + "</ul></nav>"
 
 
-def _section(part: Part, section: Section, counter: object) -> str:
+def _section(part: Part, section: Section, counter: Iterator[int]) -> str:
     out = [f'<h3 id="{_e(part.key)}-{_e(section.key)}">{_e(section.title)}</h3>']
     out += [f"<p>{_e(p)}</p>" for p in section.paragraphs]
     out += [_table(t) for t in section.tables]
@@ -98,7 +100,7 @@ def _section(part: Part, section: Section, counter: object) -> str:
         items = "".join(f"<li>{_e(b)}</li>" for b in section.bullets)
         out.append(f"<p><strong>{heading}</strong></p><ul>{items}</ul>")
     for chart in section.charts:
-        out.append(_chart(chart, next(counter)))  # type: ignore[call-overload]
+        out.append(_chart(chart, next(counter)))
     return "\n".join(out)
 
 
