@@ -280,7 +280,7 @@ class Store:
             self._run_row(batch)  # a batch is named by a stored run
         run_id = new_run_id()
         while self._con.execute("SELECT 1 FROM runs WHERE id = ?", [run_id]).fetchall():
-            run_id = new_run_id()  # pragma: no cover - 1 in 16M within one second
+            run_id = new_run_id()  # taken: 1 in 16M for two runs in one second
 
         daily_long, layout = _daily_long(run.daily)
         layout["summary"] = list(run.summary)
