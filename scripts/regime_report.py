@@ -157,7 +157,11 @@ class Spec:
     models: str
     leaves_out: str
     rows: Callable[[scsim.Run, Regime], list[Row]]
-    remarks: Callable[[scsim.Run, Regime, list[Row]], str] = lambda run, regime, rows: ""
+    remarks: Callable[[scsim.Run, Regime, list[Row]], str] = lambda run, regime, rows: (
+        "The record gives no outcome figure for this system that the regime can "
+        "reproduce; the rows are the simulation's own, for reference and for "
+        "comparing variants."
+    )
     keys: list[str] = field(default_factory=list)
 
 
@@ -265,6 +269,20 @@ def sesame_remarks(run: scsim.Run, regime: Regime, rows: list[Row]) -> str:
         "Users who did not opt in stay at 550 and are left out of every share. Network "
         "liability still moves their scores a little (an engine gap, see "
         "tests/test_builtin_regimes.py)."
+    )
+
+
+def national_remarks(run: scsim.Run, regime: Regime, rows: list[Row]) -> str:
+    return (
+        "The record gives no outcome figure for this system. The camera row is the "
+        "point of the regime: a false-match rate tuned for an FPIR of 0.003 on a 12M "
+        "gallery returns someone else on 1 - (1 - 2.5e-10)^1.4e9 = 30 % of searches "
+        "against 1.4 billion, and on nearly all (97 %) for the minority group, whose "
+        "rate carries a 10x multiplier (NISTIR 8280's lower end). False records land on "
+        "people drawn in proportion to share x multiplier: the minority (10 % of "
+        "people) receives about half of them, ten times the majority's rate per "
+        "person, while its own offences mostly escape (the doer escapes a false "
+        "match), which is why its listed share can come out lower."
     )
 
 
@@ -750,6 +768,7 @@ SPECS: dict[str, Spec] = {
         "Chilling, gaming and distancing (issue 5); the operators and their data flows "
         "(issue 8). The record gives no outcome figure.",
         national_rows,
+        national_remarks,
         keys=["matcher", "coverage per place", "applies_to.family", "appeals"],
     ),
 }
