@@ -105,6 +105,7 @@ def test_one_group_and_nobody_sanctioned_say_so_instead_of_drawing() -> None:
     found = charts([run])
     assert "run-disparate-impact" not in found and "run-wrongful-shares" not in found
     assert found["run-sanction-rates"].reading == "On day 19, nobody is under any sanction."
+    assert [s.name for s in found["run-sanction-rates"].series] == ["everyone"]
     groups = next(s for s in parts([run])[0].sections if s.key == "groups")
     assert any("one population group" in p for p in groups.paragraphs)
 

@@ -45,7 +45,6 @@ th, td { border: 1px solid #ddd; padding: .25rem .5rem; text-align: left;
          vertical-align: top; }
 th { background: #f0f0f0; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
-nav ul { columns: 2; }
 .meta { color: #555; font-size: .9rem; }
 """
 
@@ -114,8 +113,12 @@ def _table(table: Table) -> str:
 
 
 def _cell(value: str) -> str:
-    numeric = value.replace(",", "").replace("%", "").replace("+", "").replace("-", "", 1)
-    cls = ' class="num"' if numeric.replace(".", "", 1).isdigit() else ""
+    """Numbers (``1,234``, ``-5``, ``2.3%``, ``3.65e-05``) align right."""
+    try:
+        float(value.replace(",", "").rstrip("%"))
+        cls = ' class="num"'
+    except ValueError:
+        cls = ""
     return f"<td{cls}>{_e(value)}</td>"
 
 

@@ -397,7 +397,7 @@ class _Context:
             section.paragraphs.append("No sanction, or no per-agent table: nothing to split.")
             return section
         several = len(self.group_names) > 1
-        rows = table.filter(pl.col("group") != "all") if several else table
+        rows = table.filter(pl.col("group") != "all")  # one series per group (one or more)
         names = rows.get_column("group").to_list()
         series = tuple(
             Series(
