@@ -584,6 +584,18 @@ def report(
         typer.echo(str(path))
 
 
+@app.command()
+def explain(
+    run_id: Annotated[str, typer.Argument(help="A run id (see `scsim runs`).")],
+    agent: Annotated[int, typer.Argument(help="The agent's id (0 to population - 1).")],
+    store: StoreOpt = Path(DEFAULT_STORE),
+) -> None:
+    """The chain of recorded events behind an agent's sanctions, each marked true or false."""
+    with scsim.open_store(store, read_only=True) as s:
+        loaded = s.load(run_id)
+    typer.echo(loaded.explain(agent).text())
+
+
 def main() -> None:
     """Entry point of the ``scsim`` script."""
     try:
