@@ -96,6 +96,12 @@ def _strip(tp: Any) -> tuple[Any, list[Any]]:
             return tp, meta
 
 
+def _field_name(model: type[BaseModel], key: str) -> str:
+    # A file's key is a field's name or its alias (distancing's from: field from_).
+    aliases = {f.alias: name for name, f in model.model_fields.items() if f.alias}
+    return aliases.get(key, key)
+
+
 def _union(tp: Any) -> bool:
     return typing.get_origin(tp) in (typing.Union, types.UnionType)
 
@@ -138,8 +144,9 @@ def _numeric_sites(
         out.append((path, tp, _bounds(meta), owner))
     elif isinstance(value, dict) and isinstance(tp, type) and issubclass(tp, BaseModel):
         for key, item in value.items():
-            field = tp.model_fields[key]
-            where = f"{tp.__name__}.{key}"
+            name = _field_name(tp, key)
+            field = tp.model_fields[name]
+            where = f"{tp.__name__}.{name}"
             _numeric_sites(item, field.annotation, list(field.metadata), (*path, key), out, where)
     elif isinstance(value, dict) and typing.get_origin(tp) is dict:
         for key, item in value.items():

@@ -165,6 +165,20 @@ def _is_model(tp: Any) -> bool:
     return isinstance(tp, type) and issubclass(tp, BaseModel)
 
 
+def _field_name(model: type[BaseModel], key: str) -> str:
+    """The field a file's key fills: its name, or the field whose alias it is
+    (``from`` is a Python keyword, so the field is ``from_``)."""
+    for name, info in model.model_fields.items():
+        if info.alias == key:
+            return name
+    return key
+
+
+def _keys(model: type[BaseModel]) -> str:
+    """The keys a file may give a model, as the file spells them."""
+    return ", ".join(info.alias or name for name, info in model.model_fields.items())
+
+
 class _Site:
     """What the schema says about one location: its clean dotted path (union tags and
     ``[key]`` markers removed), its type and constraints, and the model holding it."""
@@ -199,8 +213,9 @@ def _site(loc: Loc) -> _Site:
         site.loc.append(part)
         if not site.known:
             continue
-        if _is_model(bare) and isinstance(part, str) and part in bare.model_fields:
-            info = bare.model_fields[part]
+        field = _field_name(bare, part) if _is_model(bare) and isinstance(part, str) else part
+        if _is_model(bare) and isinstance(field, str) and field in bare.model_fields:
+            info = bare.model_fields[field]
             site.parent = bare
             tp = info.annotation
             site.meta = list(info.metadata)
@@ -291,7 +306,7 @@ def _describe(tp: Any, meta: Sequence[Any] = (), nullable: bool = False) -> str:
             if getattr(m, "min_length", None):
                 text += f" with at least {m.min_length} entry"
     elif _is_model(bare):
-        text = "a mapping {" + ", ".join(bare.model_fields) + "}"
+        text = "a mapping {" + _keys(bare) + "}"
     else:
         text = getattr(bare, "__name__", str(bare))
     if nullable:
@@ -347,7 +362,7 @@ def _explain(err: Any) -> tuple[Loc, str, Any, str]:
     allowed = _describe(site.tp, site.meta, site.nullable) if site.known else ""
     got = err.get("input", _NOTHING)
     if kind == "extra_forbidden":
-        names = ", ".join(site.parent.model_fields) if site.parent else ""
+        names = _keys(site.parent) if site.parent else ""
         return loc, "unknown key", _NOTHING, names
     if kind == "missing":
         return loc, "missing required key", _NOTHING, allowed

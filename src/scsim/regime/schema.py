@@ -32,6 +32,7 @@ __all__ = [
     "Behaviour",
     "Blacklist",
     "Cure",
+    "Distancing",
     "Enrolment",
     "EnterOnEvent",
     "EnterOnGrade",
@@ -41,6 +42,8 @@ __all__ = [
     "Group",
     "Households",
     "ListSpec",
+    "LowFriendPenalty",
+    "LowGrade",
     "Network",
     "Observer",
     "Place",
@@ -539,6 +542,68 @@ class Sanction(_Model):
         return value
 
 
+class LowGrade(_Model):
+    """Friends at or below a grade."""
+
+    low_grade: Label = Field(description="A grade: friends in it or any lower grade.")
+
+
+def _shun_shape(value: Any) -> str | None:
+    # Tags are the members' bare type names, which the loader strips from error paths.
+    if isinstance(value, str):
+        return "str"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict | LowGrade):
+        return "LowGrade"
+    return None
+
+
+Shunned = Annotated[
+    Annotated[list[Label], Tag("list")]
+    | Annotated[str, Field(pattern=r"^listed$"), Tag("str")]
+    | Annotated[LowGrade, Tag("LowGrade")],
+    Discriminator(
+        _shun_shape,
+        custom_error_type="shape",
+        custom_error_message="expected a list of sanction names, 'listed' or {low_grade: <grade>}",
+    ),
+]
+
+
+class Distancing(_Model):
+    """Agents drop ties to friends who are listed, sanctioned or low in grade."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        strict=True,
+        allow_inf_nan=False,
+        serialize_by_alias=True,
+        validate_by_name=True,
+    )
+
+    rate: float = Field(
+        ge=0,
+        le=1,
+        description="Each day, the chance an agent drops each tie to a friend it shuns.",
+    )
+    from_: Shunned = Field(
+        alias="from",
+        description="Whom agents shun: a list of sanction names (friends under any of "
+        "them), 'listed' (friends on any list), or {low_grade: <grade>}.",
+    )
+
+
+class LowFriendPenalty(_Model):
+    """Points lost each day for each friend at or below a grade."""
+
+    grade: Label = Field(description="Friends in this grade or any lower grade count.")
+    points: float = Field(
+        gt=0, le=MAX_POINTS, description="Points deducted a day for each such friend."
+    )
+
+
 class Network(_Model):
     """The friendship graph and how much friends' scores pull on one's own."""
 
@@ -554,6 +619,31 @@ class Network(_Model):
         ge=0,
         le=1,
         description="Share of friends drawn close in id order; the rest uniformly.",
+    )
+    homophily: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Groups live in contiguous id blocks (so close friends share a group) "
+        "and a far friend is drawn from one's own group with this chance; 0: groups mix.",
+    )
+    degree_spread: float = Field(
+        0.0,
+        ge=0,
+        le=3,
+        description="Lognormal sigma of each agent's number of far friends (mean kept).",
+    )
+    distancing: Distancing | None = Field(
+        None, description="Dropping ties to shunned friends; null: ties never drop."
+    )
+    friend_deductions: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Share of each friend's recorded deduction that lands on an agent too.",
+    )
+    low_friend_penalty: LowFriendPenalty | None = Field(
+        None, description="Points lost a day for each friend at or below a grade; null: none."
     )
 
 
@@ -712,7 +802,41 @@ class Regime(_Model):
         self._check_lists(allowed_b, grade_names)
         self._check_acts(grade_names)
         self._check_groups(allowed_b)
+        self._check_network(grade_names)
         return self
+
+    def _check_network(self, grade_names: list[str]) -> None:
+        allowed_g = ", ".join(grade_names)
+        net = self.network
+        if net.low_friend_penalty is not None and net.low_friend_penalty.grade not in grade_names:
+            raise RegimeFieldError(
+                ("network", "low_friend_penalty", "grade"),
+                "unknown grade",
+                net.low_friend_penalty.grade,
+                allowed_g,
+            )
+        if net.distancing is None:
+            return
+        shun = net.distancing.from_
+        where = ("network", "distancing", "from")
+        if isinstance(shun, LowGrade) and shun.low_grade not in grade_names:
+            raise RegimeFieldError(
+                (*where, "low_grade"), "unknown grade", shun.low_grade, allowed_g
+            )
+        if shun == "listed" and not self.all_lists:
+            raise RegimeFieldError(
+                where, "shuns listed friends but the regime has no lists", shun, "a list first"
+            )
+        if isinstance(shun, list):
+            names = [s.name for s in self.sanctions]
+            for j, name in enumerate(shun):
+                if name not in names:
+                    raise RegimeFieldError(
+                        (*where, j),
+                        "unknown sanction",
+                        name,
+                        ", ".join(names) or "none: the regime has no sanctions",
+                    )
 
     def _check_places(self) -> None:
         _unique(self.places, "name", "places", "place")

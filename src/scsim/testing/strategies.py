@@ -296,6 +296,19 @@ def regimes(draw: st.DrawFn) -> dict[str, Any]:
     _maybe(draw, "degree", draw(st.integers(0, 50)), network)
     _maybe(draw, "liability", draw(_unit()), network)
     _maybe(draw, "locality", draw(_unit()), network)
+    _maybe(draw, "homophily", draw(_unit()), network)
+    _maybe(draw, "degree_spread", draw(st.floats(0, 3, allow_nan=False)), network)
+    _maybe(draw, "friend_deductions", draw(_unit()), network)
+    shun = [st.just({"low_grade": draw(st.sampled_from(gnames))})]
+    drawn = [act["name"] for act in out.get("sanctions", [])]
+    if drawn:
+        shun.append(st.lists(st.sampled_from(drawn), min_size=1, unique=True))
+    if out.get("blacklist") or out.get("lists"):
+        shun.append(st.just("listed"))
+    distancing = {"rate": draw(_unit()), "from": draw(st.one_of(shun))}
+    _maybe(draw, "distancing", draw(st.none() | st.just(distancing)), network)
+    penalty = {"grade": draw(st.sampled_from(gnames)), "points": draw(st.floats(0.01, 100))}
+    _maybe(draw, "low_friend_penalty", draw(st.none() | st.just(penalty)), network)
     _maybe(draw, "network", network, out)
     _maybe(draw, "groups", draw(_groups(bnames)), out)
     _maybe(draw, "households", {"mean_size": draw(st.floats(1, 5, allow_nan=False))}, out)
