@@ -58,6 +58,21 @@ def test_counts_agree_with_each_runs_own_summary(
     assert means["mean_b"] == pytest.approx(b.summary["mean_score"])
 
 
+def test_wrongful_sanctions_are_compared_agent_by_agent(
+    harsher: Comparison, paired_runs: tuple[Run, Run]
+) -> None:
+    a, b = paired_runs
+    if "wrongfully_sanctioned" not in a.agents.columns:
+        pytest.skip("this engine keeps no per-agent wrongful flag")
+    rows = harsher.wrongful
+    assert rows["group"].to_list() == ["all", "majority", "minority"]
+    overall = rows.row(0, named=True)
+    assert overall["sanctioned_a"] == a.summary["wrongfully_sanctioned"]
+    assert overall["sanctioned_b"] == b.summary["wrongfully_sanctioned"]
+    assert overall["only_a"] + overall["both"] == overall["sanctioned_a"]
+    assert overall["sanctioned_a"] > 0
+
+
 def test_metric_differences_are_b_minus_a_and_true_events_do_not_move(
     harsher: Comparison, paired_runs: tuple[Run, Run]
 ) -> None:

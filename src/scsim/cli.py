@@ -483,6 +483,7 @@ def _short(value: float, share: bool = False) -> str:
 
 
 def _print_comparison(result: Comparison) -> None:
+    import polars as pl
     from rich.console import Console
     from rich.table import Table
 
@@ -507,6 +508,14 @@ def _print_comparison(result: Comparison) -> None:
     for row in result.sanctions.iter_rows():
         sanctions.add_row(*(_escape(str(v)) for v in row[:2]), *(f"{v:,}" for v in row[2:]))
     console.print(sanctions)
+    wrongful = result.wrongful.filter(pl.col("group") == "all")
+    if wrongful.height:
+        r = wrongful.row(0, named=True)
+        console.print(
+            f"wrongfully sanctioned (only because of a false attribution): {r['sanctioned_a']:,} "
+            f"under A, {r['sanctioned_b']:,} under B; {r['only_b']:,} under B only, "
+            f"{r['only_a']:,} under A only"
+        )
 
     scores = Table(title="scores, B minus A (points)")
     scores.add_column("group", no_wrap=True)

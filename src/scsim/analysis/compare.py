@@ -53,6 +53,9 @@ class Comparison:
 
     ``sanctions``: per sanction and group (``"all"`` first), the agents under it in A,
     in B, in both, and under it in one run only (``only_a``, ``only_b``).
+    ``wrongful``: the same counts for the engine's per-agent ``wrongfully_sanctioned``
+    flag (under a sanction only because of a false attribution); empty when either
+    run's agents lack it.
     ``scores``: per group, mean scores and quantiles of the per-agent difference.
     ``metrics``: per metric of both summaries, A, B, the difference and its 95% CI over
     replicate pairs (NaN without replicates). ``agents``: the per-agent pairing.
@@ -64,6 +67,7 @@ class Comparison:
     scores: pl.DataFrame
     metrics: pl.DataFrame
     agents: pl.DataFrame
+    wrongful: pl.DataFrame = field(default_factory=pl.DataFrame)
     pairs: int = 1
     notes: list[str] = field(default_factory=list)
 
@@ -89,6 +93,7 @@ class Comparison:
             "difference": "b - a",
             "pairs": self.pairs,
             "sanctions": _records(self.sanctions),
+            "wrongful": _records(self.wrongful),
             "scores": _records(self.scores),
             "metrics": metrics,
             "notes": list(self.notes),
@@ -130,6 +135,7 @@ def compare(a: Run | Sequence[Run], b: Run | Sequence[Run]) -> Comparison:
         scores=_score_table(agents, _groups(first_a)),
         metrics=_metric_table(first_a, first_b, pairs, notes),
         agents=agents,
+        wrongful=_wrongful_table(agents, _groups(first_a)),
         pairs=len(pairs),
         notes=notes,
     )
@@ -225,6 +231,11 @@ def _paired_agents(a: Run, b: Run) -> pl.DataFrame:
             sanction_expr(s.applies_to, columns).alias(f"sanctioned_{tag}.{s.name}")
             for s in run.regime.sanctions
         ]
+        wrongful = (
+            [pl.col("wrongfully_sanctioned").alias(f"wrongfully_sanctioned_{tag}")]
+            if "wrongfully_sanctioned" in columns
+            else []
+        )
         return agents.select(
             pl.col("agent"),
             pl.col("group").cast(pl.String),
@@ -232,6 +243,7 @@ def _paired_agents(a: Run, b: Run) -> pl.DataFrame:
             pl.col("grade").cast(pl.String).alias(f"grade_{tag}"),
             pl.col("listed").alias(f"listed_{tag}"),
             *flags,
+            *wrongful,
         )
 
     left, right = side(a, "a"), side(b, "b")
@@ -246,10 +258,27 @@ def _paired_agents(a: Run, b: Run) -> pl.DataFrame:
 
 
 def _sanction_table(agents: pl.DataFrame, sanctions: list[str], groups: list[str]) -> pl.DataFrame:
+    return _both_ways(
+        agents, [(n, f"sanctioned_a.{n}", f"sanctioned_b.{n}") for n in sanctions], groups
+    )
+
+
+def _wrongful_table(agents: pl.DataFrame, groups: list[str]) -> pl.DataFrame:
+    """Who is wrongfully sanctioned under A only and under B only, by group."""
+    columns = ("wrongfully_sanctioned_a", "wrongfully_sanctioned_b")
+    if not all(c in agents.columns for c in columns):
+        return _both_ways(agents, [], groups)
+    return _both_ways(agents, [("wrongfully_sanctioned", *columns)], groups)
+
+
+def _both_ways(
+    agents: pl.DataFrame, flags: list[tuple[str, str, str]], groups: list[str]
+) -> pl.DataFrame:
+    """Per (name, flag under A, flag under B) and group: A, B, both, A only, B only."""
     frames = []
-    for name in sanctions:
-        in_a = _flag(agents, f"sanctioned_a.{name}")
-        in_b = _flag(agents, f"sanctioned_b.{name}")
+    for name, column_a, column_b in flags:
+        in_a = _flag(agents, column_a)
+        in_b = _flag(agents, column_b)
         per = agents.select(pl.col("group"), in_a.alias("in_a"), in_b.alias("in_b"))
         aggs = [
             pl.len().alias("population"),

@@ -213,6 +213,14 @@ def _paired(a: Run, label_a: str, b: Run, label_b: str) -> Section:
                 ),
             )
         )
+    wrongful = result.wrongful.filter(pl.col("group") == "all")
+    if wrongful.height:
+        w = wrongful.row(0, named=True)
+        section.paragraphs.append(
+            f"Wrongfully sanctioned (under a sanction only because of a false "
+            f"attribution): {w['sanctioned_a']:,} under A and {w['sanctioned_b']:,} under B; "
+            f"{w['only_b']:,} only under B, {w['only_a']:,} only under A."
+        )
     scores = result.scores.filter(pl.col("group") == "all").row(0, named=True)
     section.paragraphs.append(
         f"Scores, B minus A: mean {scores['mean_diff']:+,.2f} points, median "
