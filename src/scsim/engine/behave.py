@@ -37,10 +37,13 @@ def poisson_count(u, lam, max_count):
     """Poisson(lam) by inversion of u, with the common no-event case in one compare.
 
     ``u >= lam`` implies no event (P(n >= 1) = 1 - exp(-lam) <= lam), so the exp is
-    only paid on the rare days something may happen.
+    only paid on the rare days something may happen. The sum runs in float64 whatever
+    the rate's type (a float32 sum stalls below 1 - 6e-8 and a tiny ``u`` would then
+    run to ``max_count``), and stops once the terms no longer add anything.
     """
     if u >= lam:
         return 0
+    lam = np.float64(lam)
     w = 1.0 - u
     term = np.exp(-lam)
     cdf = term
@@ -48,6 +51,8 @@ def poisson_count(u, lam, max_count):
     while w > cdf and k < max_count:
         k += 1
         term *= lam / k
+        if cdf + term == cdf and k > lam:
+            break
         cdf += term
     return k
 
