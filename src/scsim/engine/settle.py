@@ -264,6 +264,9 @@ def family_sanctions(c, st, hstart, group, out, wrong_out):
 
 @njit(cache=True)
 def _family_part(c, st, hstart, group, first, last, out, wrong_out):
+    # Tuple fields unpacked once (see _settle_block).
+    family, active, n_sanctions, wrong_tab = c.family, c.active, c.n_sanctions, c.wrong_tab
+    grade, listed, taint, track = st.grade, st.listed, st.taint, st.track_clean
     out[:] = 0
     wrong_out[:] = 0
     for h in range(first, last):
@@ -271,46 +274,35 @@ def _family_part(c, st, hstart, group, first, last, out, wrong_out):
         if hi - lo < 2:
             continue
         for i in range(lo, hi):
+            own = False
+            if track and taint[i]:
+                own = wrong_tab[grade[0, i], _mask(listed, 0, i), grade[1, i], _mask(listed, 1, i)]
             any_wrong = False
-            for s in range(c.family.size):
-                if not c.family[s] or not _other_member(c, st, 0, s, lo, hi, i):
+            for s in range(family.size):
+                if not family[s]:
                     continue
-                out[group[i], s] += 1
-                clean = st.track_clean and _other_member(c, st, 1, s, lo, hi, i)
-                if s < c.n_sanctions and st.track_clean and not clean:
-                    any_wrong = True
-            if any_wrong and not _own_wrong(c, st, i):
+                real = clean = False
+                for j in range(lo, hi):
+                    if j == i:
+                        continue
+                    cp = 1 if track and taint[j] else 0
+                    real = real or active[s, grade[0, j], _mask(listed, 0, j)]
+                    clean = clean or active[s, grade[cp, j], _mask(listed, cp, j)]
+                if real:
+                    out[group[i], s] += 1
+                    if s < n_sanctions and track and not clean:
+                        any_wrong = True
+            if any_wrong and not own:
                 wrong_out[group[i]] += 1
 
 
 @njit(inline="always", cache=True)
-def _mask(st, copy, i, n_lists):
+def _mask(listed, copy, i):
     m = 0
-    for li in range(n_lists):
-        if st.listed[copy, li, i] > 0:
+    for li in range(listed.shape[1]):
+        if listed[copy, li, i] > 0:
             m |= 1 << li
     return m
-
-
-@njit(cache=True)
-def _other_member(c, st, copy, s, lo, hi, i):
-    """Whether another member of the household is in a state sanction s applies to."""
-    for j in range(lo, hi):
-        if j == i:
-            continue
-        cp = copy if st.taint[j] else 0
-        if c.active[s, st.grade[cp, j], _mask(st, cp, j, c.n_lists)]:
-            return True
-    return False
-
-
-@njit(inline="always", cache=True)
-def _own_wrong(c, st, i):
-    if not (st.track_clean and st.taint[i]):
-        return False
-    return c.wrong_tab[
-        st.grade[0, i], _mask(st, 0, i, c.n_lists), st.grade[1, i], _mask(st, 1, i, c.n_lists)
-    ]
 
 
 @njit(parallel=True, cache=True)
