@@ -186,11 +186,6 @@ def test_sesame_most_users_score_500_to_600() -> None:
     assert users.filter(pl.col("score") >= 600).height > 0  # perks are reachable
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: enrolment not yet implemented for network liability "
-    "(friends' scores still move unenrolled agents' scores)",
-)
 def test_sesame_scores_nobody_who_did_not_opt_in() -> None:
     run = run_of("sesame")
     out = run.agents.filter(~pl.col("enrolled"))

@@ -70,9 +70,11 @@ def couple(c, st, chunk, old, indptr, indices):
 
 @njit(cache=True)
 def _couple_block(c, st, start, stop, old, indptr, indices):
-    score, taint, track = st.score, st.taint, st.track_clean
+    score, taint, track, enrolled = st.score, st.taint, st.track_clean, st.enrolled
     lo, hi, liability = c.floor, c.ceiling, c.liability
     for i in range(start, stop):
+        if not enrolled[i]:  # not scored: friends' scores do not move it either
+            continue
         for copy in range(2 if track and taint[i] else 1):
             s = _clamp(old[copy, i], lo, hi)
             first, last = indptr[i], indptr[i + 1]
