@@ -50,6 +50,7 @@ class DayLoop:
         self.transitions: list[np.ndarray] = []
         n_groups = len(regime.groups)
         self.group_size = np.bincount(pop.group, minlength=n_groups)
+        self.enrolled = np.bincount(pop.group, weights=self.state.enrolled, minlength=n_groups)
         self.nblocks = -(-pop.n // chunk)
         self.true_counts = np.zeros((self.nblocks, n_groups, c.n_beh), dtype=np.int64)
         self.width = int(chunk * float(pop.lam_group.sum(axis=1).max(initial=0.0)) * 2) + 64
@@ -165,8 +166,7 @@ class DayLoop:
         true = self.true_counts.sum(0)
         counts: dict[str, np.ndarray] = {
             "mean_score": t.sum_score.sum(0) / SCALE,
-            "enrolled": np.bincount(self.pop.group[self.state.enrolled == 1],
-                                    minlength=self.group_size.size),
+            "enrolled": self.enrolled,
             "blacklisted": states[:, :, 1:].sum((1, 2)),
             "wrongfully_sanctioned": wrongful,
             "wrongfully_listed": t.wrongly_listed.sum(0),
