@@ -31,13 +31,16 @@ __all__ = [
     "AppliesTo",
     "Behaviour",
     "Blacklist",
+    "ChilledBy",
     "Cure",
+    "Deterrence",
     "Distancing",
     "Enrolment",
     "EnterOnEvent",
     "EnterOnGrade",
     "Exit",
     "FalseAccusations",
+    "Gaming",
     "Grade",
     "Group",
     "Households",
@@ -227,6 +230,45 @@ class Grade(_Model):
     )
 
 
+class Deterrence(_Model):
+    """Agents do less of a behaviour the more of its recorded events they see."""
+
+    sensitivity: float = Field(
+        gt=0,
+        le=MAX_POINTS,
+        description="The rate is multiplied by 1 / (1 + sensitivity x perceived x |points|).",
+    )
+    memory_days: float = Field(
+        30.0, gt=0, le=MAX_DAYS, description="Mean life of a seen record (exponential fading)."
+    )
+    seen: Literal["friends", "everyone"] = Field(
+        "friends",
+        description="friends: records against oneself and one's friends; everyone: the "
+        "population's records per capita, as on a public screen.",
+    )
+
+
+class ChilledBy(_Model):
+    """A behaviour that is not penalised but shrinks with a penalised neighbour."""
+
+    behaviour: BehaviourName = Field(description="The deterred neighbour behaviour.")
+    share: float = Field(
+        ge=0, le=1, description="Spill: multiplier = 1 - share x (1 - the neighbour's)."
+    )
+
+
+class Gaming(_Model):
+    """Agents take up a cheap rewarded behaviour and automate it (a bot)."""
+
+    uptake: float = Field(
+        gt=0, le=1, description="Daily chance of taking it up, per point the event earns."
+    )
+    rate: float = Field(gt=0, le=100, description="Events a day of an agent who took it up.")
+    detected: float = Field(
+        0.0, ge=0, le=1, description="Share of those events the regime detects and ignores."
+    )
+
+
 class Behaviour(_Model):
     """Something citizens do, at a rate, whether or not anyone watches."""
 
@@ -237,6 +279,16 @@ class Behaviour(_Model):
         le=3,
         description="Lognormal sigma of the rate across people (mean preserved); 0: same rate.",
     )
+    deterrence: Deterrence | None = Field(
+        None, description="Agents lower their rate as they see records; null: they do not."
+    )
+    chilled_by: ChilledBy | None = Field(
+        None, description="Shrinks with a deterred neighbour behaviour; null: it does not."
+    )
+    displaced_to: BehaviourName | None = Field(
+        None, description="Events deterred away happen as this behaviour instead; null: none."
+    )
+    gaming: Gaming | None = Field(None, description="Agents automate it; null: they do not.")
 
 
 class FalseAccusations(_Model):
@@ -803,7 +855,57 @@ class Regime(_Model):
         self._check_acts(grade_names)
         self._check_groups(allowed_b)
         self._check_network(grade_names)
+        self._check_responses(allowed_b)
         return self
+
+    def _check_responses(self, allowed_b: str) -> None:
+        points: dict[str, float] = {}
+        for rule in self.rules:
+            first = rule.points[0] if isinstance(rule.points, list) else rule.points
+            points[rule.on] = points.get(rule.on, 0.0) + first
+        for name, beh in self.behaviours.items():
+            at = ("behaviours", name)
+            if beh.deterrence is not None and points.get(name, 0.0) >= 0:
+                raise RegimeFieldError(
+                    (*at, "deterrence"),
+                    "deterrence of a behaviour that costs no points",
+                    name,
+                    "a behaviour with a rule of negative points",
+                )
+            chill = beh.chilled_by
+            if chill is not None:
+                other = self.behaviours.get(chill.behaviour)
+                if other is None:
+                    raise RegimeFieldError(
+                        (*at, "chilled_by", "behaviour"), "unknown behaviour", chill.behaviour,
+                        allowed_b,
+                    )  # fmt: skip
+                if other.deterrence is None or beh.deterrence is not None:
+                    raise RegimeFieldError(
+                        (*at, "chilled_by", "behaviour"),
+                        "chilled by a behaviour without deterrence, or deterred itself",
+                        chill.behaviour,
+                        "a behaviour with deterrence, on a behaviour without",
+                    )
+            to = beh.displaced_to
+            if to is not None and (to not in self.behaviours or to == name):
+                raise RegimeFieldError(
+                    (*at, "displaced_to"), "unknown or same behaviour", to, allowed_b
+                )
+            if to is not None and beh.deterrence is None and beh.chilled_by is None:
+                raise RegimeFieldError(
+                    (*at, "displaced_to"),
+                    "displaced from a behaviour nothing deters",
+                    to,
+                    "deterrence or chilled_by on the same behaviour",
+                )
+            if beh.gaming is not None and points.get(name, 0.0) <= 0:
+                raise RegimeFieldError(
+                    (*at, "gaming"),
+                    "gaming of a behaviour that earns no points",
+                    name,
+                    "a behaviour with a rule of positive points",
+                )
 
     def _check_network(self, grade_names: list[str]) -> None:
         allowed_g = ", ".join(grade_names)

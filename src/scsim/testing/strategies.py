@@ -256,6 +256,38 @@ def _groups(draw: st.DrawFn, behaviours: list[str]) -> list[dict[str, Any]]:
     return groups
 
 
+def _responses(draw: st.DrawFn, out: dict[str, Any]) -> None:
+    """Deterrence on penalised behaviours, gaming on rewarded ones, chilling and
+    displacement next to deterred ones (the schema's cross-key rules)."""
+    points: dict[str, float] = {}
+    for rule in out.get("rules", []):
+        first = rule["points"][0] if isinstance(rule["points"], list) else rule["points"]
+        points[rule["on"]] = points.get(rule["on"], 0.0) + first
+    behaviours = out["behaviours"]
+    deterred = []
+    for name, beh in behaviours.items():
+        if points.get(name, 0.0) < 0 and draw(st.booleans()):
+            det: dict[str, Any] = {"sensitivity": draw(st.floats(0.01, 100))}
+            _maybe(draw, "memory_days", draw(st.floats(0.5, 365)), det)
+            _maybe(draw, "seen", draw(st.sampled_from(["friends", "everyone"])), det)
+            beh["deterrence"] = det
+            deterred.append(name)
+        elif points.get(name, 0.0) > 0 and draw(st.booleans()):
+            gaming: dict[str, Any] = {"uptake": draw(st.floats(1e-4, 1)), "rate": draw(_unit())}
+            gaming["rate"] = max(gaming["rate"], 0.01)
+            _maybe(draw, "detected", draw(_unit()), gaming)
+            beh["gaming"] = gaming
+    for name, beh in behaviours.items():
+        if "deterrence" not in beh and deterred and draw(st.booleans()):
+            beh["chilled_by"] = {
+                "behaviour": draw(st.sampled_from(deterred)),
+                "share": draw(_unit()),
+            }
+        others = [b for b in behaviours if b != name]
+        if ("deterrence" in beh or "chilled_by" in beh) and others and draw(st.booleans()):
+            beh["displaced_to"] = draw(st.sampled_from(others))
+
+
 @st.composite
 def regimes(draw: st.DrawFn) -> dict[str, Any]:
     """A valid regime as a plain mapping, the shape a YAML regime file loads to."""
@@ -276,6 +308,7 @@ def regimes(draw: st.DrawFn) -> dict[str, Any]:
     onames = draw(st.lists(_LABEL, max_size=MAX_OBSERVERS, unique=True))
     _maybe(draw, "observers", [draw(_observer(n, bnames, pnames)) for n in onames], out)
     _maybe(draw, "rules", draw(st.lists(_rule(bnames), max_size=6)), out)
+    _responses(draw, out)
     listed = draw(st.booleans())
     if listed:
         blacklist = draw(_list(bnames, gnames, None))
