@@ -38,13 +38,19 @@ class Population:
     hstart: np.ndarray  # int64[H + 1]: first id of each household (and n at the end)
     place: np.ndarray  # uint8[n]
     indptr: np.ndarray  # int64[n + 1]: CSR friendship graph
-    indices: np.ndarray  # int32[E]
+    indices: np.ndarray  # int32[E]; -1 marks a tie dropped during a run (both ends)
 
     def nbytes(self) -> int:
         return sum(getattr(self, f.name).nbytes for f in fields(self) if f.name != "n")
 
     def degree(self) -> np.ndarray:
-        return np.diff(self.indptr)
+        """Each agent's number of live ties (dropped ties are -1 in ``indices``)."""
+        deg = np.diff(self.indptr)
+        dropped = np.flatnonzero(self.indices < 0)
+        if dropped.size:
+            rows = np.searchsorted(self.indptr, dropped, side="right") - 1
+            deg = deg - np.bincount(rows, minlength=self.n)
+        return deg
 
 
 def group_rate_table(regime: Regime) -> np.ndarray:
@@ -65,7 +71,14 @@ def group_rate_table(regime: Regime) -> np.ndarray:
 def build_population(regime: Regime, n: int, seed: int) -> Population:
     if not 1 <= n <= MAX_POPULATION:
         raise OptionError(f"population: {n} is out of range (allowed: 1 to {MAX_POPULATION:,})")
-    group = _assign(rng.stage_key(seed, 0, rng.POP_GROUP), n, [g.share for g in regime.groups])
+    shares = [g.share for g in regime.groups]
+    net = regime.network
+    blocks = None
+    if net.homophily > 0:  # groups as contiguous id blocks: close friends share a group
+        blocks = _blocks(n, shares)
+        group = np.repeat(np.arange(len(shares), dtype=np.uint8), np.diff(blocks))
+    else:
+        group = _assign(rng.stage_key(seed, 0, rng.POP_GROUP), n, shares)
     place = _assign(rng.stage_key(seed, 0, rng.POP_PLACE), n, [p.share for p in regime.places])
 
     lam_group = group_rate_table(regime)
@@ -88,14 +101,26 @@ def build_population(regime: Regime, n: int, seed: int) -> Population:
     household, hstart = _households(
         rng.stage_key(seed, 0, rng.POP_HOUSEHOLD), n, regime.households.mean_size
     )
-    net = regime.network
     indptr, indices = friendship_graph(
-        rng.stage_key(seed, 0, rng.POP_GRAPH), n, net.degree, net.locality
+        rng.stage_key(seed, 0, rng.POP_GRAPH),
+        n,
+        net.degree,
+        net.locality,
+        net.homophily,
+        net.degree_spread,
+        blocks,
     )
     return Population(
         n, group, lam_total, lam_group, lam_agent, beh_col, household, hstart, place, indptr,
         indices,
     )  # fmt: skip
+
+
+def _blocks(n: int, shares: list[float]) -> np.ndarray:
+    """First id of each group's block of ids (and n at the end), blocks sized by share."""
+    cum = np.cumsum(shares)
+    cum[-1] = 1.0
+    return np.concatenate([[0], np.round(cum * n).astype(np.int64)])
 
 
 def _assign(key: np.uint64, n: int, shares: list[float]) -> np.ndarray:
