@@ -89,6 +89,12 @@ class Compiled(NamedTuple):
     win_if_true: float
     undo_points: bool
     undo_listing: bool
+    # the social graph during a run (engine.network)
+    shun_tab: np.ndarray  # bool[K, M]: friends in (grade, list mask) are shunned
+    distance_rate: float  # daily chance of dropping each tie to a shunned friend
+    friend_share: float  # share of a friend's recorded deduction that lands on one
+    low_friend_grade: int  # friends at grade index >= this cost points; K = none
+    low_friend_points: int  # fixed point, per such friend and day
 
 
 def to_fixed(points: float) -> int:
@@ -177,6 +183,19 @@ def compile_regime(regime: Regime, n: int) -> Compiled:
 
     appeals = regime.appeals
     score = regime.score
+    net = regime.network
+    shun_tab = np.zeros((len(regime.grades), n_masks), dtype=np.bool_)
+    if net.distancing is not None:
+        shun = net.distancing.from_
+        if shun == "listed":
+            shun_tab[:, 1:] = True
+        elif isinstance(shun, list):
+            s_index = {act.name: s for s, act in enumerate(regime.sanctions)}
+            for name in shun:
+                shun_tab |= active[s_index[name]]
+        else:
+            shun_tab[k_index[shun.low_grade] :, :] = True
+    penalty = net.low_friend_penalty
     return Compiled(
         n_beh=len(beh_names),
         beh_key=np.array([name_key(name) for name in beh_names], dtype=np.uint64),
@@ -257,4 +276,9 @@ def compile_regime(regime: Regime, n: int) -> Compiled:
         win_if_true=appeals.success_if_true if appeals else 0.0,
         undo_points=bool(appeals and "points" in appeals.undoes),
         undo_listing=bool(appeals and "listing" in appeals.undoes),
+        shun_tab=shun_tab,
+        distance_rate=net.distancing.rate if net.distancing is not None else 0.0,
+        friend_share=float(net.friend_deductions),
+        low_friend_grade=k_index[penalty.grade] if penalty else len(regime.grades),
+        low_friend_points=to_fixed(penalty.points) if penalty else 0,
     )

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from scsim.engine import behave, rng, scoring, settle
+from scsim.engine import behave, network, respond, rng, scoring, settle
 from scsim.engine.appeals import Appeals
 from scsim.engine.compile import MAX_EVENTS_PER_DAY, SCALE, Compiled
 from scsim.engine.state import State, initial_state
 from scsim.metrics.frames import EventLog, ListLog
-from scsim.metrics.names import metric_names
+from scsim.metrics.names import has_graph_dynamics, metric_names
 from scsim.metrics.reduce import disparate_impact, gini_from_histogram
 from scsim.observe.stage import Events, Observation
 from scsim.population import Population
@@ -61,6 +61,13 @@ class DayLoop:
         self.rehab = np.zeros((n_groups, 2), dtype=np.int64)  # days on list, listings ended
         self.old = np.empty_like(self.state.score) if c.liability > 0 else None
         self.has_family = bool(c.family.any())
+        self.graph = network.Graph(c, pop.indptr, pop.indices, pop.group, n_groups, seed)
+        track = self.state.track_clean
+        penalty = c.low_friend_grade < c.n_grades
+        self.lows = np.zeros((2, pop.n if penalty and track else 0), dtype=np.int32)
+        self.friend_hits = np.zeros(n_groups, dtype=np.int64)
+        self.resp = respond.Responses(regime, pop, n_groups) if respond.active(regime) else None
+        self.graph_metrics = has_graph_dynamics(regime)
 
     def step(self, day: int) -> np.ndarray:
         """Live one day; return its metrics, one row per group with "all" first."""
@@ -69,18 +76,27 @@ class DayLoop:
         events = self.observe_stage(day, self.behave(day))
         flows = self.score(day, events)
         self.settle(day)
-        self.respond(day)
-        return self.record(flows)
+        self.respond(day, events, flows)
+        return self.record(day, flows)
 
     def behave(self, day: int) -> np.ndarray:
         """The day's true events, packed (agent, behaviour, index), in agent order."""
         p = self.pop
         key_b = rng.stage_key(self.seed, day, rng.BEHAVE)
+        r = self.resp
         while True:
-            behave.behave(
-                key_b, self.chunk, p.group, p.lam_total, p.lam_group, p.lam_agent, p.beh_col,
-                MAX_EVENTS_PER_DAY, self.true_counts, self.buf, self.buf_n,
-            )  # fmt: skip
+            if r is None:
+                behave.behave(
+                    key_b, self.chunk, p.group, p.lam_total, p.lam_group, p.lam_agent,
+                    p.beh_col, MAX_EVENTS_PER_DAY, self.true_counts, self.buf, self.buf_n,
+                )  # fmt: skip
+            else:
+                respond.behave_respond(
+                    key_b, day, self.chunk, p.group, p.lam_total, p.lam_group, p.lam_agent,
+                    p.beh_col, MAX_EVENTS_PER_DAY, r.kind, r.gmult, r.sens, r.memory, r.pts,
+                    r.dcol, r.chill_src, r.chill_share, r.displace, r.perc, r.stamp, r.bots,
+                    r.game_rate, r.game_detect, r.gamed, self.true_counts, self.buf, self.buf_n,
+                )  # fmt: skip
             if self.buf_n.max(initial=0) <= self.width:
                 return behave.gather(self.buf, self.buf_n)
             self.width = int(self.buf_n.max() * 1.5) + 64
@@ -99,10 +115,17 @@ class DayLoop:
             self.list_log.add_appeals(day, won, left)
         applied = np.zeros(ev.attr.size, dtype=np.int64)
         listing = np.zeros(ev.attr.size, dtype=np.int64)
+        applied_clean = np.zeros(ev.attr.size, dtype=np.int64)
         scoring.apply_events(
             c, st, day, rng.stage_key(self.seed, day, rng.SERIOUS), ev.attr, ev.doer, ev.beh,
-            p.hstart, p.household, applied, listing,
+            p.hstart, p.household, applied, listing, applied_clean,
         )  # fmt: skip
+        self.friend_hits[:] = 0
+        if c.friend_share > 0:
+            network.push_deductions(
+                c, st, c.friend_share, ev.attr, ev.doer, applied, applied_clean, p.indptr,
+                p.indices, p.group, self.friend_hits,
+            )  # fmt: skip
         filed = self.appeals.file(day, ev, applied, listing)
         if self.log is not None:
             self.log.add(ev, day, applied)
@@ -130,6 +153,8 @@ class DayLoop:
         if self.old is not None:
             np.copyto(self.old, st.score)
             settle.couple(self.c, st, self.chunk, self.old, p.indptr, p.indices)
+        if self.c.low_friend_grade < self.c.n_grades:
+            network.low_friend_penalty(self.c, st, self.chunk, p.indptr, p.indices, self.lows)
         settle.settle(
             self.c,
             st,
@@ -143,10 +168,18 @@ class DayLoop:
             self.list_log.add_sweep(day, st.flags)
         st.flags[:] = 0
 
-    def respond(self, day: int) -> None:
-        """Behaviour change (deterrence, chilling, gaming, distancing): not yet modelled."""
+    def respond(self, day: int, ev: Events, flows: dict[str, np.ndarray]) -> None:
+        """Behaviour change (``engine.respond``: perceived records, gaming uptake) and
+        distancing (``engine.network``: agents drop ties to the friends they shun)."""
+        st, p = self.state, self.pop
+        if self.resp is not None:
+            self.chill = self.resp.chilling(day, p)  # the rates in force today
+            recorded = flows["recorded"].sum(0).astype(np.float64)
+            self.resp.update(day, self.seed, ev, recorded, p.indptr, p.indices, p.group)
+        key = rng.stage_key(self.seed, day, rng.DISTANCE)
+        self.graph.distance(key, st.grade[0], st.listed[0], self.chunk)
 
-    def record(self, flows: dict[str, np.ndarray]) -> np.ndarray:
+    def record(self, day: int, flows: dict[str, np.ndarray]) -> np.ndarray:
         """The day's metrics, per group and overall, in the order of ``self.names``.
 
         Everything is first a count per group; the overall row is the sum of the group
@@ -178,6 +211,10 @@ class DayLoop:
             "appeals_filed": flows["filed"],
             "appeals_won": flows["won"],
         }  # fmt: skip
+        if self.graph_metrics:
+            counts["degree"] = self.graph.group_degree
+            counts["ties_dropped"] = self.graph.dropped
+            counts["friend_deductions"] = self.friend_hits
         for k, grade in enumerate(r.grades):
             counts[f"grade_share.{grade.name}"] = states[:, k].sum(1)
         for li, lst in enumerate(r.all_lists):
@@ -196,12 +233,22 @@ class DayLoop:
         everyone = _with_total(self.group_size)
         with np.errstate(invalid="ignore", divide="ignore"):
             for name in rows:
-                if name == "mean_score" or name.startswith("grade_share."):
+                if name in ("mean_score", "degree") or name.startswith("grade_share."):
                     rows[name] = rows[name] / everyone
             rehab = _with_total(self.rehab)
             rows["days_to_rehabilitation"] = rehab[:, 0] / rehab[:, 1]
         nan = np.full(self.group_size.size, np.nan)
-        rows["score_gini"] = np.concatenate([[self.gini()], nan])
+        if self.resp is not None:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rows["gaming_share"] = _with_total(self.resp.botted) / everyone
+            for b, name in enumerate(r.behaviours):
+                rows[f"chilling.{name}"] = self.chill[:, b]
+        gini, isolation = self.gini()
+        rows["score_gini"] = np.concatenate([[gini], nan])
+        if self.graph_metrics:
+            rows["isolation"] = np.concatenate([[isolation], nan])
+            assortativity = self.graph.assortativity(self.state.score[0])
+            rows["score_assortativity"] = np.concatenate([[assortativity], nan])
         for a, act in enumerate(r.sanctions):
             impact = disparate_impact(acts[:, a], self.group_size)
             rows[f"disparate_impact.{act.name}"] = np.concatenate([[impact], nan])
@@ -216,14 +263,21 @@ class DayLoop:
         settle.family_sanctions(c, self.state, p.hstart, p.group, out, wrong)
         return out.sum(0)[:, c.family], wrong.sum(0)
 
-    def gini(self) -> float:
+    def gini(self) -> tuple[float, float]:
+        """The score Gini, and the isolation metric from the same histogram (with the
+        live degrees summed per bin)."""
         t = self.tallies
         lo, hi = int(t.smin.min()), int(t.smax.max())
         width = max(SCALE, -(-(hi - lo + 1) // GINI_BINS))
         hist = np.empty((min(self.nblocks, 64), (hi - lo) // width + 1), dtype=np.int64)
-        settle.histogram(self.state.score[0], lo, width, hist)
         values = (lo + width * np.arange(hist.shape[1])) / SCALE
-        return gini_from_histogram(values, hist.sum(0))
+        if not self.graph_metrics:
+            settle.histogram(self.state.score[0], lo, width, hist)
+            return gini_from_histogram(values, hist.sum(0)), float("nan")
+        hdeg = np.empty_like(hist)
+        network.histogram_degree(self.state.score[0], self.graph.live, lo, width, hist, hdeg)
+        counts = hist.sum(0)
+        return gini_from_histogram(values, counts), network.isolation(counts, hdeg.sum(0))
 
 
 def _with_total(per_group: np.ndarray) -> np.ndarray:

@@ -39,6 +39,9 @@ APPEAL = 7
 SERIOUS = 8
 ATTRIBUTE = 9
 DEPLOY = 10
+DISTANCE = 11
+ASSORTATIVITY = 12
+GAMING = 13
 
 
 @njit(inline="always", cache=True)

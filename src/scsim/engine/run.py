@@ -84,7 +84,8 @@ def simulate(
             "chunk_size": chunk_size or DEFAULT_CHUNK,
             "build_seconds": t1 - t0,
             "loop_seconds": t2 - t1,
-            "bytes_per_agent": (pop.nbytes() + sim.state.nbytes()) / population,
+            "bytes_per_agent": (pop.nbytes() + sim.state.nbytes() + sim.graph.nbytes())
+            / population,
         },
         events=sim.log.frame(regime) if sim.log is not None else None,
         list_moves=sim.list_log.frame(regime) if sim.list_log is not None else None,

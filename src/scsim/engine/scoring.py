@@ -17,12 +17,15 @@ CLEAN_BIT = 4  # flags: bit l asks list l to take the agent in the real copy, 4 
 
 
 @njit(cache=True)
-def apply_events(c, st, day, key_serious, attr, doer, beh, hstart, household, applied, listing):
+def apply_events(
+    c, st, day, key_serious, attr, doer, beh, hstart, household, applied, listing, applied_clean
+):
     """Apply the day's recorded events in order.
 
     ``applied[t]`` receives the points event t moved on its agent (after yearly caps,
     escalation and ``at_most``); ``listing[t]`` the bit mask of the lists it asked to
-    take the agent onto (real copy).
+    take the agent onto (real copy); ``applied_clean[t]`` the points it moved in the
+    agent's clean copy (0 for a false attribution; as ``applied`` when untainted).
     """
     # Unpack the tuples once: reading a tuple's array in a loop costs a reference-count
     # update each time (see engine.settle).
@@ -69,6 +72,9 @@ def apply_events(c, st, day, key_serious, attr, doer, beh, hstart, household, ap
                 if m == a and copy == 0:
                     applied[t] = moved
                     listing[t] = asked
+                    applied_clean[t] = 0 if wrong else moved
+                elif m == a:
+                    applied_clean[t] = moved
 
 
 @njit(cache=True)

@@ -77,12 +77,15 @@ def _couple_block(c, st, start, stop, old, indptr, indices):
             continue
         for copy in range(2 if track and taint[i] else 1):
             s = _clamp(old[copy, i], lo, hi)
-            first, last = indptr[i], indptr[i + 1]
-            if last > first:
-                tot = np.int64(0)
-                for p in range(first, last):
-                    tot += _clamp(old[copy, indices[p]], lo, hi)
-                s += np.int64(np.round(liability * (tot / (last - first) - s)))
+            tot = np.int64(0)
+            live = 0
+            for p in range(indptr[i], indptr[i + 1]):
+                j = indices[p]
+                if j >= 0:  # -1: a tie dropped during the run
+                    tot += _clamp(old[copy, j], lo, hi)
+                    live += 1
+            if live > 0:
+                s += np.int64(np.round(liability * (tot / live - s)))
             score[copy, i] = s
 
 

@@ -9,7 +9,30 @@ from __future__ import annotations
 from scsim.regime import Regime
 
 # Measured on the whole population only: NaN on the per-group rows.
-OVERALL_ONLY = ("score_gini", "disparate_impact.")
+OVERALL_ONLY = ("score_gini", "disparate_impact.", "isolation", "score_assortativity")
+
+
+def has_graph_dynamics(regime: Regime) -> bool:
+    """The regime says more about the network than its degree and locality: the graph
+    metrics (degree, isolation, score_assortativity, ties_dropped, friend_deductions)
+    are measured."""
+    net = regime.network
+    return bool(
+        net.liability > 0
+        or net.homophily > 0
+        or net.degree_spread > 0
+        or net.distancing is not None
+        or net.friend_deductions > 0
+        or net.low_friend_penalty is not None
+    )
+
+
+def has_responses(regime: Regime) -> bool:
+    """Some behaviour responds to the regime: chilling.<b> and gaming_share are measured."""
+    return any(
+        b.deterrence is not None or b.chilled_by is not None or b.gaming is not None
+        for b in regime.behaviours.values()
+    )
 
 
 def metric_names(regime: Regime) -> list[str]:
@@ -32,6 +55,9 @@ def stock_names(regime: Regime) -> list[str]:
         "days_to_rehabilitation",
         "score_gini",
         *(f"disparate_impact.{s.name}" for s in regime.sanctions),
+        *(["degree", "isolation", "score_assortativity"] if has_graph_dynamics(regime) else []),
+        *(f"chilling.{b}" for b in regime.behaviours if has_responses(regime)),
+        *(["gaming_share"] if has_responses(regime) else []),
     ]
 
 
@@ -49,4 +75,5 @@ def flow_names(regime: Regime) -> list[str]:
         *(f"false_by.{o}" for o in obs),
         "appeals_filed",
         "appeals_won",
+        *(["ties_dropped", "friend_deductions"] if has_graph_dynamics(regime) else []),
     ]

@@ -1,0 +1,337 @@
+"""The social graph during a run: distancing, liability through friends, and the
+graph's metrics (isolation, score assortativity, degree per group).
+
+The graph is the population's CSR arrays. A dropped tie becomes a tombstone,
+``indices[p] = -1`` at both of its ends, and each agent keeps a live degree, so ties
+drop without rebuilding anything and every reader skips negative entries.
+
+Everything here is sparse or a single sweep: distancing walks the neighbours of the
+few shunned agents, friend deductions walk the neighbours of the agents a deduction
+was recorded against, and the isolation metric comes from the score histogram the
+Gini already needs (a degree sum per bin beside the count per bin).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from scsim.engine import rng
+from scsim.engine.compile import Compiled
+from scsim.engine.scoring import _taint
+
+#: Agents whose ties the score-assortativity metric reads (a fixed sample, by seed).
+ASSORTATIVITY_SAMPLE = 50_000
+
+
+class Graph:
+    """The live graph of one run, and what its metrics need between days."""
+
+    def __init__(self, c: Compiled, indptr, indices, group, n_groups: int, seed: int) -> None:
+        self.indptr, self.indices, self.group = indptr, indices, group
+        n = indptr.size - 1
+        self.live = np.diff(indptr).astype(np.int32)
+        self.group_degree = np.bincount(group, weights=self.live, minlength=n_groups).astype(
+            np.int64
+        )
+        self.dropped = np.zeros(n_groups, dtype=np.int64)
+        self.shun_tab = c.shun_tab
+        self.rate = c.distance_rate
+        if n <= ASSORTATIVITY_SAMPLE:
+            sample = np.arange(n)
+        else:
+            u = rng.uniforms(rng.stage_key(seed, 0, rng.ASSORTATIVITY), n)
+            sample = np.flatnonzero(u < ASSORTATIVITY_SAMPLE / n)
+        self.sample = sample.astype(np.int64)
+
+    def nbytes(self) -> int:
+        return self.live.nbytes
+
+    def distance(self, key, grade0, listed0, chunk: int) -> None:
+        """Each agent drops each tie to a shunned friend with chance ``rate``."""
+        self.dropped[:] = 0
+        if self.rate <= 0:
+            return
+        nblocks = -(-grade0.size // chunk)
+        counts = np.zeros(nblocks + 1, dtype=np.int64)
+        _count_shunned(grade0, listed0, self.shun_tab, chunk, counts)
+        np.cumsum(counts, out=counts)
+        who = np.empty(counts[-1], dtype=np.int64)
+        _fill_shunned(grade0, listed0, self.shun_tab, chunk, counts, who)
+        _drop_ties(
+            key, who, self.rate, self.indptr, self.indices, self.live, self.group,
+            self.group_degree, self.dropped,
+        )  # fmt: skip
+
+    def assortativity(self, score0) -> float:
+        """Pearson correlation of friends' scores over the live ties of the sample,
+        each tie counted in both directions; NaN when the scores do not vary."""
+        return _assortativity(self.sample, self.indptr, self.indices, score0)
+
+
+@njit(parallel=True, cache=True)
+def _assortativity(sample, indptr, indices, score0):
+    # One pass of sums around a reference score, in 64 fixed parts summed in order: the
+    # float sums cannot depend on threads.
+    parts = 64
+    sums = np.zeros((parts, 4))
+    ref = np.float64(score0[sample[0]]) if sample.size else 0.0
+    step = -(-sample.size // parts)
+    for part in prange(parts):
+        _assort_part(sample, indptr, indices, score0, ref, part * step,
+                     min(sample.size, (part + 1) * step), sums[part])  # fmt: skip
+    m = 0.0
+    sx = 0.0
+    sxx = 0.0
+    sxy = 0.0
+    for part in range(parts):
+        m += sums[part, 0]
+        sx += sums[part, 1]
+        sxx += sums[part, 2]
+        sxy += sums[part, 3]
+    if m == 0.0:
+        return np.nan
+    mean = sx / m
+    var = sxx / m - mean * mean
+    if var <= 1e-12 * (sxx / m + 1.0):
+        return np.nan
+    return (sxy / m - mean * mean) / var
+
+
+@njit(cache=True)
+def _assort_part(sample, indptr, indices, score0, ref, start, stop, out):
+    # Each tie counted both ways: x and y both enter the sums of values and squares.
+    m = 0.0
+    sx = 0.0
+    sxx = 0.0
+    sxy = 0.0
+    for t in range(start, stop):
+        i = sample[t]
+        x = np.float64(score0[i]) - ref
+        for p in range(indptr[i], indptr[i + 1]):
+            j = indices[p]
+            if j >= 0:
+                y = np.float64(score0[j]) - ref
+                m += 2.0
+                sx += x + y
+                sxx += x * x + y * y
+                sxy += 2.0 * x * y
+    out[0] = m
+    out[1] = sx
+    out[2] = sxx
+    out[3] = sxy
+
+
+@njit(inline="always", cache=True)
+def _mask(listed0, i):
+    mask = 0
+    for li in range(listed0.shape[0]):
+        if listed0[li, i] > 0:
+            mask |= 1 << li
+    return mask
+
+
+@njit(parallel=True, cache=True)
+def _count_shunned(grade0, listed0, shun_tab, chunk, counts):
+    n = grade0.size
+    for blk in prange(counts.size - 1):
+        counts[blk + 1] = _count_block(
+            grade0, listed0, shun_tab, blk * chunk, min(n, (blk + 1) * chunk)
+        )
+
+
+@njit(cache=True)
+def _count_block(grade0, listed0, shun_tab, start, stop):
+    c = 0
+    for i in range(start, stop):
+        if shun_tab[grade0[i], _mask(listed0, i)]:
+            c += 1
+    return c
+
+
+@njit(parallel=True, cache=True)
+def _fill_shunned(grade0, listed0, shun_tab, chunk, offsets, who):
+    n = grade0.size
+    for blk in prange(offsets.size - 1):
+        _fill_block(
+            grade0, listed0, shun_tab, blk * chunk, min(n, (blk + 1) * chunk), offsets[blk], who
+        )
+
+
+@njit(cache=True)
+def _fill_block(grade0, listed0, shun_tab, start, stop, at, who):
+    for i in range(start, stop):
+        if shun_tab[grade0[i], _mask(listed0, i)]:
+            who[at] = i
+            at += 1
+
+
+@njit(cache=True)
+def _drop_ties(key, who, rate, indptr, indices, live, group, group_degree, dropped):
+    """Agent i drops its tie to shunned friend j with chance ``rate``, one draw per
+    (day, i, j). Sequential over the shunned in id order, so the result cannot depend
+    on threads; a tie both ends would drop is dropped once."""
+    for t in range(who.size):
+        j = who[t]
+        for p in range(indptr[j], indptr[j + 1]):
+            i = indices[p]
+            if i < 0:
+                continue
+            if rng.unit(rng.draw(rng.agent_base(key, i), np.uint64(j))) >= rate:
+                continue
+            indices[p] = -1
+            for q in range(indptr[i], indptr[i + 1]):
+                if indices[q] == j:
+                    indices[q] = -1
+                    break
+            live[i] -= 1
+            live[j] -= 1
+            group_degree[group[i]] -= 1
+            group_degree[group[j]] -= 1
+            dropped[group[j]] += 1
+
+
+@njit(parallel=True, cache=True)
+def histogram_degree(score, live, lo, width, hist, hdeg):
+    """Counts of scores in bins of ``width`` from ``lo``, and the live degrees summed
+    per bin (for the Gini and the isolation metric); integer sums, any slicing."""
+    n = score.size
+    parts = hist.shape[0]
+    step = -(-n // parts)
+    for part in prange(parts):
+        _hist_part(
+            score, live, lo, width, hist[part], hdeg[part], part * step, min(n, (part + 1) * step)
+        )
+
+
+@njit(cache=True)
+def _hist_part(score, live, lo, width, hist, hdeg, start, stop):
+    nb = hist.size
+    hist[:] = 0
+    hdeg[:] = 0
+    for i in range(start, stop):
+        j = min(max((np.int64(score[i]) - lo) // width, 0), nb - 1)
+        hist[j] += 1
+        hdeg[j] += live[i]
+
+
+def isolation(counts: np.ndarray, degrees: np.ndarray) -> float:
+    """Mean live degree of the lowest score decile over the mean live degree.
+
+    The decile is cut inside the bin that holds its 10th percentile: that bin's agents
+    count with the share of it the decile needs (ties in score are common: everyone
+    starts at the same score).
+    """
+    n = counts.sum()
+    total = degrees.sum()
+    if n == 0 or total == 0:
+        return float("nan")
+    need = n / 10
+    before = np.cumsum(counts) - counts
+    whole = before + counts <= need
+    cut = int(np.argmax(before + counts > need)) if not whole.all() else counts.size - 1
+    low = float(degrees[whole].sum())
+    if not whole[cut] and counts[cut] > 0:
+        low += degrees[cut] * (need - before[cut]) / counts[cut]
+    return float((low / need) / (total / n))
+
+
+@njit(cache=True)
+def push_deductions(
+    c, st, share, attr, doer, applied, applied_clean, indptr, indices, group, out_by_group
+):
+    """Friend deductions: ``share`` of each recorded deduction lands on every live
+    friend of the agent it was recorded against (in the score stage, sparse).
+
+    The clean copy of a friend gets the share of what the clean copy of the agent lost
+    (nothing for a false attribution); where that differs from the real share, the
+    friend is tainted first, so the clean copy stays exact.
+    """
+    score, taint, track = st.score, st.taint, st.track_clean
+    for t in range(attr.size):
+        real = applied[t]
+        clean = applied_clean[t]
+        if real >= 0 and clean >= 0:
+            continue
+        a = attr[t]
+        d_real = np.int64(np.round(share * real)) if real < 0 else np.int64(0)
+        d_clean = np.int64(np.round(share * clean)) if clean < 0 else np.int64(0)
+        if d_real == 0 and d_clean == 0:
+            continue
+        for p in range(indptr[a], indptr[a + 1]):
+            m = indices[p]
+            if m < 0:
+                continue
+            if track and d_clean != d_real and not taint[m]:
+                _taint(st, m)
+            score[0, m] = _add(score[0, m], d_real)
+            if track and taint[m]:
+                score[1, m] = _add(score[1, m], d_clean)
+            if d_real < 0:
+                out_by_group[group[m]] += 1
+
+
+@njit(inline="always", cache=True)
+def _add(s, d):
+    return max(min(np.int64(s) + d, 2147483647), -2147483647)
+
+
+@njit(parallel=True, cache=True)
+def low_friend_penalty(c, st, chunk, indptr, indices, lows):
+    """Each agent loses ``points`` for each live friend at or below a grade (the
+    friends' grades of yesterday). In the couple stage, which reads neighbours anyway.
+
+    With a clean copy, two passes: count (reads only), then taint and apply (writes
+    only one's own row), so no agent reads a friend's clean copy while it is filled in.
+    ``lows``: int32[2, n] scratch (real and clean counts), or empty without a clean copy.
+    """
+    n = indptr.size - 1
+    nblocks = -(-n // chunk)
+    for blk in prange(nblocks):
+        _count_low(c, st, blk * chunk, min(n, (blk + 1) * chunk), indptr, indices, lows)
+    for blk in prange(nblocks):
+        _apply_low(c, st, blk * chunk, min(n, (blk + 1) * chunk), indptr, indices, lows)
+
+
+@njit(cache=True)
+def _count_low(c, st, start, stop, indptr, indices, lows):
+    grade, taint, track = st.grade, st.taint, st.track_clean
+    k_low = c.low_friend_grade
+    if not track:
+        return
+    for i in range(start, stop):
+        low_real = 0
+        low_clean = 0
+        for p in range(indptr[i], indptr[i + 1]):
+            j = indices[p]
+            if j < 0:
+                continue
+            if grade[0, j] >= k_low:
+                low_real += 1
+            gj = grade[1, j] if taint[j] else grade[0, j]
+            if gj >= k_low:
+                low_clean += 1
+        lows[0, i] = low_real
+        lows[1, i] = low_clean
+
+
+@njit(cache=True)
+def _apply_low(c, st, start, stop, indptr, indices, lows):
+    score, grade, taint, track = st.score, st.grade, st.taint, st.track_clean
+    k_low, pts = c.low_friend_grade, c.low_friend_points
+    for i in range(start, stop):
+        if track:
+            low_real = np.int64(lows[0, i])
+            low_clean = np.int64(lows[1, i])
+            if low_clean != low_real and not taint[i]:
+                _taint(st, i)
+            if taint[i] and low_clean:
+                score[1, i] = _add(score[1, i], -pts * low_clean)
+        else:
+            low_real = np.int64(0)
+            for p in range(indptr[i], indptr[i + 1]):
+                j = indices[p]
+                if j >= 0 and grade[0, j] >= k_low:
+                    low_real += 1
+        if low_real:
+            score[0, i] = _add(score[0, i], -pts * low_real)
