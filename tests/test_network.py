@@ -178,3 +178,16 @@ def test_network_dynamics_do_not_depend_on_threads_or_chunk_size(threads, chunk)
     run = simulate(_busy(), population=4_000, days=25, seed=18, threads=threads, chunk_size=chunk)
     assert_frame_equal(run.daily, ref.daily)
     assert_frame_equal(run.agents, ref.agents)
+
+
+def test_low_friend_penalty_pushed_or_pulled_gives_the_same_run(monkeypatch):
+    # Few low agents: pushed from them; many: every agent reads its friends.
+    from scsim.engine import network
+
+    monkeypatch.setattr(network, "DENSE_SHARE", 10**12)  # always pull
+    pulled = simulate(_busy(), population=4_000, days=25, seed=19)
+    monkeypatch.setattr(network, "DENSE_SHARE", 0)  # always push
+    pushed = simulate(_busy(), population=4_000, days=25, seed=19)
+    assert overall(pushed)["grade_share.D"].max() > 0
+    assert_frame_equal(pulled.daily, pushed.daily)
+    assert_frame_equal(pulled.agents, pushed.agents)

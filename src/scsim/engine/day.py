@@ -62,9 +62,8 @@ class DayLoop:
         self.old = np.empty_like(self.state.score) if c.liability > 0 else None
         self.has_family = bool(c.family.any())
         self.graph = network.Graph(c, pop.indptr, pop.indices, pop.group, n_groups, seed)
-        track = self.state.track_clean
         penalty = c.low_friend_grade < c.n_grades
-        self.lows = np.zeros((2, pop.n if penalty and track else 0), dtype=np.int32)
+        self.lows = np.zeros(pop.n if penalty else 0, dtype=np.int32)  # low agents, by block
         self.friend_hits = np.zeros(n_groups, dtype=np.int64)
         self.resp = respond.Responses(regime, pop, n_groups) if respond.active(regime) else None
         self.graph_metrics = has_graph_dynamics(regime)

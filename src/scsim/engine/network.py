@@ -37,6 +37,7 @@ class Graph:
         self.dropped = np.zeros(n_groups, dtype=np.int64)
         self.shun_tab = c.shun_tab
         self.rate = c.distance_rate
+        self.who = np.empty(0, dtype=np.int32)  # shunned agents, by block (distancing)
         if n <= ASSORTATIVITY_SAMPLE:
             sample = np.arange(n)
         else:
@@ -45,22 +46,21 @@ class Graph:
         self.sample = sample.astype(np.int64)
 
     def nbytes(self) -> int:
-        return self.live.nbytes
+        return self.live.nbytes + self.who.nbytes
 
     def distance(self, key, grade0, listed0, chunk: int) -> None:
         """Each agent drops each tie to a shunned friend with chance ``rate``."""
         self.dropped[:] = 0
         if self.rate <= 0:
             return
-        nblocks = -(-grade0.size // chunk)
-        counts = np.zeros(nblocks + 1, dtype=np.int64)
-        _count_shunned(grade0, listed0, self.shun_tab, chunk, counts)
-        np.cumsum(counts, out=counts)
-        who = np.empty(counts[-1], dtype=np.int64)
-        _fill_shunned(grade0, listed0, self.shun_tab, chunk, counts, who)
+        n = grade0.size
+        if self.who.size != n:
+            self.who = np.empty(n, dtype=np.int32)
+        found = np.zeros(-(-n // chunk), dtype=np.int64)
+        _find_shunned(grade0, listed0, self.shun_tab, chunk, self.who, found)
         _drop_ties(
-            key, who, self.rate, self.indptr, self.indices, self.live, self.group,
-            self.group_degree, self.dropped,
+            key, self.who, found, chunk, self.rate, self.indptr, self.indices, self.live,
+            self.group, self.group_degree, self.dropped,
         )  # fmt: skip
 
     def assortativity(self, score0) -> float:
@@ -132,63 +132,50 @@ def _mask(listed0, i):
 
 
 @njit(parallel=True, cache=True)
-def _count_shunned(grade0, listed0, shun_tab, chunk, counts):
+def _find_shunned(grade0, listed0, shun_tab, chunk, who, found):
+    """The shunned agents of each block, written at the start of the block's slice of
+    ``who``, their number in ``found``."""
     n = grade0.size
-    for blk in prange(counts.size - 1):
-        counts[blk + 1] = _count_block(
-            grade0, listed0, shun_tab, blk * chunk, min(n, (blk + 1) * chunk)
+    for blk in prange(found.size):
+        found[blk] = _find_block(
+            grade0, listed0, shun_tab, blk * chunk, min(n, (blk + 1) * chunk), who
         )
 
 
 @njit(cache=True)
-def _count_block(grade0, listed0, shun_tab, start, stop):
-    c = 0
-    for i in range(start, stop):
-        if shun_tab[grade0[i], _mask(listed0, i)]:
-            c += 1
-    return c
-
-
-@njit(parallel=True, cache=True)
-def _fill_shunned(grade0, listed0, shun_tab, chunk, offsets, who):
-    n = grade0.size
-    for blk in prange(offsets.size - 1):
-        _fill_block(
-            grade0, listed0, shun_tab, blk * chunk, min(n, (blk + 1) * chunk), offsets[blk], who
-        )
-
-
-@njit(cache=True)
-def _fill_block(grade0, listed0, shun_tab, start, stop, at, who):
+def _find_block(grade0, listed0, shun_tab, start, stop, who):
+    at = start
     for i in range(start, stop):
         if shun_tab[grade0[i], _mask(listed0, i)]:
             who[at] = i
             at += 1
+    return at - start
 
 
 @njit(cache=True)
-def _drop_ties(key, who, rate, indptr, indices, live, group, group_degree, dropped):
+def _drop_ties(key, who, found, chunk, rate, indptr, indices, live, group, group_degree, dropped):
     """Agent i drops its tie to shunned friend j with chance ``rate``, one draw per
     (day, i, j). Sequential over the shunned in id order, so the result cannot depend
     on threads; a tie both ends would drop is dropped once."""
-    for t in range(who.size):
-        j = who[t]
-        for p in range(indptr[j], indptr[j + 1]):
-            i = indices[p]
-            if i < 0:
-                continue
-            if rng.unit(rng.draw(rng.agent_base(key, i), np.uint64(j))) >= rate:
-                continue
-            indices[p] = -1
-            for q in range(indptr[i], indptr[i + 1]):
-                if indices[q] == j:
-                    indices[q] = -1
-                    break
-            live[i] -= 1
-            live[j] -= 1
-            group_degree[group[i]] -= 1
-            group_degree[group[j]] -= 1
-            dropped[group[j]] += 1
+    for blk in range(found.size):
+        for t in range(blk * chunk, blk * chunk + found[blk]):
+            j = np.int64(who[t])
+            for p in range(indptr[j], indptr[j + 1]):
+                i = indices[p]
+                if i < 0:
+                    continue
+                if rng.unit(rng.draw(rng.agent_base(key, i), np.uint64(j))) >= rate:
+                    continue
+                indices[p] = -1
+                for q in range(indptr[i], indptr[i + 1]):
+                    if indices[q] == j:
+                        indices[q] = -1
+                        break
+                live[i] -= 1
+                live[j] -= 1
+                group_degree[group[i]] -= 1
+                group_degree[group[j]] -= 1
+                dropped[group[j]] += 1
 
 
 @njit(parallel=True, cache=True)
@@ -276,62 +263,129 @@ def _add(s, d):
     return max(min(np.int64(s) + d, 2147483647), -2147483647)
 
 
-@njit(parallel=True, cache=True)
-def low_friend_penalty(c, st, chunk, indptr, indices, lows):
+def low_friend_penalty(c, st, chunk, indptr, indices, who) -> None:
     """Each agent loses ``points`` for each live friend at or below a grade (the
-    friends' grades of yesterday). In the couple stage, which reads neighbours anyway.
+    friends' grades of yesterday). In the couple stage.
 
-    With a clean copy, two passes: count (reads only), then taint and apply (writes
-    only one's own row), so no agent reads a friend's clean copy while it is filled in.
-    ``lows``: int32[2, n] scratch (real and clean counts), or empty without a clean copy.
+    Pushed from the few low agents (found by one parallel scan into ``who``, int32[n],
+    by block) to their friends, sequentially in id order, so the sums cannot depend on
+    threads. A friend's clean copy counts the friend's clean grade; where the two
+    differ, the agent is tainted first (its clean copy takes the real state, which so
+    far holds only pushes both copies share).
     """
     n = indptr.size - 1
+    found = np.zeros(-(-n // chunk), dtype=np.int64)
+    _find_low(st, c.low_friend_grade, chunk, who, found)
+    if found.sum() * DENSE_SHARE <= n:
+        _push_low(c, st, chunk, who, found, indptr, indices)
+    else:  # many low agents: every agent reads its friends' grades, in parallel
+        _pull_low(c, st, chunk, indptr, indices, who)
+
+
+#: The low-friend penalty reads every agent's friends (in parallel) rather than pushing
+#: from the low agents (in one thread) when more than 1/DENSE_SHARE of agents are low.
+DENSE_SHARE = 16
+
+
+@njit(parallel=True, cache=True)
+def _pull_low(c, st, chunk, indptr, indices, who):
+    # Same sums and the same agents tainted as _push_low: an agent is tainted when some
+    # friend's real and clean grades fall on different sides of the grade. No clean
+    # copy is filled in during the parallel pass (those agents wait in their block's
+    # slice of ``who`` and are tainted after it, in id order).
+    n = indptr.size - 1
     nblocks = -(-n // chunk)
+    pending = np.zeros(nblocks, dtype=np.int64)
     for blk in prange(nblocks):
-        _count_low(c, st, blk * chunk, min(n, (blk + 1) * chunk), indptr, indices, lows)
-    for blk in prange(nblocks):
-        _apply_low(c, st, blk * chunk, min(n, (blk + 1) * chunk), indptr, indices, lows)
+        pending[blk] = _pull_block(
+            c, st, blk * chunk, min(n, (blk + 1) * chunk), indptr, indices, who
+        )
+    k_low, pts = c.low_friend_grade, c.low_friend_points
+    score, grade, taint = st.score, st.grade, st.taint
+    for blk in range(nblocks):
+        for t in range(blk * chunk, blk * chunk + pending[blk]):
+            i = who[t]
+            real = 0
+            clean = 0
+            for p in range(indptr[i], indptr[i + 1]):
+                j = indices[p]
+                if j < 0:
+                    continue
+                g0 = grade[0, j]
+                real += g0 >= k_low
+                clean += (grade[1, j] if taint[j] else g0) >= k_low
+            _taint(st, i)  # the clean copy takes the real state, already penalised
+            score[1, i] = _add(score[1, i], pts * (np.int64(real) - np.int64(clean)))
 
 
 @njit(cache=True)
-def _count_low(c, st, start, stop, indptr, indices, lows):
-    grade, taint, track = st.grade, st.taint, st.track_clean
-    k_low = c.low_friend_grade
-    if not track:
-        return
+def _pull_block(c, st, start, stop, indptr, indices, who):
+    score, grade, taint, track = st.score, st.grade, st.taint, st.track_clean
+    k_low, pts = c.low_friend_grade, c.low_friend_points
+    pending = 0
     for i in range(start, stop):
         low_real = 0
         low_clean = 0
+        differs = False
         for p in range(indptr[i], indptr[i + 1]):
             j = indices[p]
             if j < 0:
                 continue
-            if grade[0, j] >= k_low:
-                low_real += 1
-            gj = grade[1, j] if taint[j] else grade[0, j]
-            if gj >= k_low:
-                low_clean += 1
-        lows[0, i] = low_real
-        lows[1, i] = low_clean
+            g0 = grade[0, j]
+            real = g0 >= k_low
+            low_real += real
+            if track:
+                clean = (grade[1, j] if taint[j] else g0) >= k_low
+                low_clean += clean
+                differs |= clean != real
+        if low_real:
+            score[0, i] = _add(score[0, i], -pts * low_real)
+        if track:
+            if taint[i]:
+                if low_clean:
+                    score[1, i] = _add(score[1, i], -pts * low_clean)
+            elif differs:
+                who[start + pending] = i
+                pending += 1
+    return pending
+
+
+@njit(parallel=True, cache=True)
+def _find_low(st, k_low, chunk, who, found):
+    n = who.size
+    for blk in prange(found.size):
+        found[blk] = _find_low_block(st, k_low, blk * chunk, min(n, (blk + 1) * chunk), who)
 
 
 @njit(cache=True)
-def _apply_low(c, st, start, stop, indptr, indices, lows):
+def _find_low_block(st, k_low, start, stop, who):
+    grade, taint, track = st.grade, st.taint, st.track_clean
+    at = start
+    for i in range(start, stop):
+        if grade[0, i] >= k_low or (track and taint[i] and grade[1, i] >= k_low):
+            who[at] = i
+            at += 1
+    return at - start
+
+
+@njit(cache=True)
+def _push_low(c, st, chunk, who, found, indptr, indices):
     score, grade, taint, track = st.score, st.grade, st.taint, st.track_clean
     k_low, pts = c.low_friend_grade, c.low_friend_points
-    for i in range(start, stop):
-        if track:
-            low_real = np.int64(lows[0, i])
-            low_clean = np.int64(lows[1, i])
-            if low_clean != low_real and not taint[i]:
-                _taint(st, i)
-            if taint[i] and low_clean:
-                score[1, i] = _add(score[1, i], -pts * low_clean)
-        else:
-            low_real = np.int64(0)
-            for p in range(indptr[i], indptr[i + 1]):
-                j = indices[p]
-                if j >= 0 and grade[0, j] >= k_low:
-                    low_real += 1
-        if low_real:
-            score[0, i] = _add(score[0, i], -pts * low_real)
+    for blk in range(found.size):
+        for t in range(blk * chunk, blk * chunk + found[blk]):
+            j = np.int64(who[t])
+            real = grade[0, j] >= k_low
+            clean = real
+            if track and taint[j]:
+                clean = grade[1, j] >= k_low
+            for p in range(indptr[j], indptr[j + 1]):
+                i = indices[p]
+                if i < 0:
+                    continue
+                if track and clean != real and not taint[i]:
+                    _taint(st, i)
+                if real:
+                    score[0, i] = _add(score[0, i], -pts)
+                if track and taint[i] and clean:
+                    score[1, i] = _add(score[1, i], -pts)
