@@ -4,7 +4,9 @@
 
 Prints, per population size: seconds to build the population, the median seconds of a
 day and its agent-days per second (plus the spread over days), the whole loop's
-agent-days per second, and the bytes per agent of the population and the state.
+agent-days per second, the bytes per agent of the population and the state, and the
+bytes per tie of the friendship graph (CSR indptr and indices, and the live degree
+kept for dropping ties, over the number of tie ends).
 Numba compilation is paid before timing starts (a small warm-up run).
 """
 
@@ -46,8 +48,10 @@ def measure(regime_name: str, n: int, days: int, seed: int = 1) -> dict[str, flo
         "loop_rate": n * days / total,
         "median_rate": n / statistics.median(per_day),
         "pop_bytes": pop.nbytes() / n,
-        "state_bytes": loop.state.nbytes() / n,
-        "graph_bytes": (pop.indptr.nbytes + pop.indices.nbytes) / n,
+        "state_bytes": (loop.state.nbytes() + loop.graph.nbytes()) / n,
+        "graph_bytes": (pop.indptr.nbytes + pop.indices.nbytes + loop.graph.nbytes()) / n,
+        "edge_bytes": (pop.indptr.nbytes + pop.indices.nbytes + loop.graph.nbytes())
+        / max(pop.indices.size, 1),
     }
 
 
@@ -66,7 +70,7 @@ def main() -> None:
     )
     print(
         f"{'agents':>12} {'build s':>8} {'day s (min/med/max)':>22} {'agent-days/s':>13} "
-        f"{'(loop)':>10} {'B/agent':>8} {'(pop+graph / state)':>20}"
+        f"{'(loop)':>10} {'B/agent':>8} {'(pop+graph / state)':>20} {'B/tie':>6}"
     )
     for n in args.sizes:
         r = measure(args.regime, n, args.days)
@@ -75,7 +79,8 @@ def main() -> None:
             f"{r['day_min_s']:>7.3f}/{r['day_median_s']:.3f}/{r['day_max_s']:.3f} "
             f"{r['median_rate']:>13.3g} {r['loop_rate']:>10.3g} "
             f"{r['pop_bytes'] + r['state_bytes']:>8.1f} "
-            f"{r['pop_bytes']:>9.1f} ({r['graph_bytes']:.1f}) / {r['state_bytes']:.1f}"
+            f"{r['pop_bytes']:>9.1f} ({r['graph_bytes']:.1f}) / {r['state_bytes']:.1f} "
+            f"{r['edge_bytes']:>6.1f}"
         )
 
 
