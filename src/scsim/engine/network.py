@@ -152,23 +152,50 @@ def _find_block(grade0, listed0, shun_tab, start, stop, who):
     return at - start
 
 
-@njit(cache=True)
 def _drop_ties(key, who, found, chunk, rate, indptr, indices, live, group, group_degree, dropped):
     """Agent i drops its tie to shunned friend j with chance ``rate``, one draw per
-    (day, i, j). Sequential over the shunned in id order, so the result cannot depend
-    on threads; a tie both ends would drop is dropped once."""
+    (day, i, j); a tie both ends would drop is dropped once.
+
+    The draws run in parallel, each shunned agent marking the ties of its own row
+    (``-2 - i``); the marked ties are then dropped at both ends in one thread, in id
+    order, so the result cannot depend on threads.
+    """
+    _mark_drops(key, who, found, chunk, rate, indptr, indices)
+    _apply_drops(who, found, chunk, indptr, indices, live, group, group_degree, dropped)
+
+
+@njit(parallel=True, cache=True)
+def _mark_drops(key, who, found, chunk, rate, indptr, indices):
+    for blk in prange(found.size):
+        _mark_block(key, who, blk * chunk, blk * chunk + found[blk], rate, indptr, indices)
+
+
+@njit(cache=True)
+def _mark_block(key, who, start, stop, rate, indptr, indices):
+    for t in range(start, stop):
+        j = np.int64(who[t])
+        for p in range(indptr[j], indptr[j + 1]):
+            i = np.int64(indices[p])
+            if i < 0:  # dropped before (-1), or marked by nobody else: rows are owned
+                continue
+            if rng.unit(rng.draw(rng.agent_base(key, i), np.uint64(j))) < rate:
+                indices[p] = -2 - i
+
+
+@njit(cache=True)
+def _apply_drops(who, found, chunk, indptr, indices, live, group, group_degree, dropped):
     for blk in range(found.size):
         for t in range(blk * chunk, blk * chunk + found[blk]):
             j = np.int64(who[t])
             for p in range(indptr[j], indptr[j + 1]):
-                i = indices[p]
-                if i < 0:
+                v = np.int64(indices[p])
+                if v > -2:
                     continue
-                if rng.unit(rng.draw(rng.agent_base(key, i), np.uint64(j))) >= rate:
-                    continue
+                i = -2 - v
                 indices[p] = -1
                 for q in range(indptr[i], indptr[i + 1]):
-                    if indices[q] == j:
+                    w = np.int64(indices[q])
+                    if w == j or w == -2 - j:  # live, or marked by i itself
                         indices[q] = -1
                         break
                 live[i] -= 1
