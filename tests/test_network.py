@@ -191,3 +191,30 @@ def test_low_friend_penalty_pushed_or_pulled_gives_the_same_run(monkeypatch):
     assert overall(pushed)["grade_share.D"].max() > 0
     assert_frame_equal(pulled.daily, pushed.daily)
     assert_frame_equal(pulled.agents, pushed.agents)
+
+
+def test_the_clean_copy_never_sees_liability_from_false_attributions():
+    # Every search returns someone else: in the clean world nothing is ever recorded,
+    # so every clean score stays at the initial score, through friend deductions and
+    # the low-friend penalty alike, and every agent whose real score moved is tainted.
+    reg = regime(
+        observers=[
+            {"name": "platform", "watches": ["post"], "false_match_rate": 1.0, "gallery": 10}
+        ],
+        rules=[{"on": "post", "points": -60}],
+        network={
+            "degree": 8,
+            "friend_deductions": 0.5,
+            "low_friend_penalty": {"grade": "D", "points": 3},
+            "distancing": {"rate": 0.05, "from": {"low_grade": "D"}},
+        },
+    )
+    pop = build_population(reg, 4_000, seed=8)
+    loop = DayLoop(reg, compile_regime(reg, 4_000), pop, 8, 1 << 10)
+    for day in range(30):
+        loop.step(day)
+    st = loop.state
+    moved = st.score[0] != 1000 * 256  # fixed point, 1/256 of a point
+    assert moved.sum() > 100
+    assert (st.taint[moved] == 1).all()
+    assert (st.score[1][st.taint == 1] == 1000 * 256).all()
