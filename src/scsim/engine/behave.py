@@ -96,19 +96,28 @@ def behave(
             count = poisson_count(rng.unit(rng.draw(base, np.uint64(0))), total, max_count)
             for e in range(count):
                 target = rng.unit(rng.draw(base, np.uint64(e + 1))) * total
-                b = 0
-                acc = 0.0
-                while b < n_beh - 1:
-                    col = beh_col[b]
-                    acc += lam_agent[i, col] if col >= 0 else lam_group[g, b]
-                    if target < acc:
-                        break
-                    b += 1
+                b = which_behaviour(target, i, g, n_beh, beh_col, lam_agent, lam_group)
                 true_counts[blk, g, b] += 1
                 if c < width:
                     out[blk, c] = pack(i, b, 0, e)
                 c += 1
         out_n[blk] = c
+
+
+@njit(inline="always", cache=True)
+def which_behaviour(target, i, g, n_beh, beh_col, lam_agent, lam_group):
+    """The behaviour an event is, given ``target`` uniform in [0, the agent's total rate):
+    each behaviour takes the slice of its own rate (the last takes what rounding
+    leaves)."""
+    b = 0
+    acc = 0.0
+    while b < n_beh - 1:
+        col = beh_col[b]
+        acc += lam_agent[i, col] if col >= 0 else lam_group[g, b]
+        if target < acc:
+            break
+        b += 1
+    return b
 
 
 @njit(inline="always", cache=True)

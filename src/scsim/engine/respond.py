@@ -28,7 +28,7 @@ import numpy as np
 from numba import njit, prange
 
 from scsim.engine import rng
-from scsim.engine.behave import pack, poisson_count
+from scsim.engine.behave import pack, poisson_count, which_behaviour
 from scsim.regime import Regime
 
 NONE, GLOBAL, FRIENDS, CHILLED = 0, 1, 2, 3
@@ -221,14 +221,7 @@ def _behave_block(
         count = poisson_count(rng.unit(rng.draw(base, np.uint64(0))), total, max_count)
         for e in range(count):
             target = rng.unit(rng.draw(base, np.uint64(e + 1))) * total
-            b = 0
-            acc = 0.0
-            while b < n_beh - 1:
-                col = beh_col[b]
-                acc += lam_agent[i, col] if col >= 0 else lam_group[g, b]
-                if target < acc:
-                    break
-                b += 1
+            b = which_behaviour(target, i, g, n_beh, beh_col, lam_agent, lam_group)
             if kind[b] != NONE:
                 m = multiplier(
                     i, b, day, kind, gmult, sens, memory, pts, dcol, chill_src, chill_share,
