@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from scsim.errors import RegimeError
+from refusal import assert_refused_at
 from scsim.regime import (
     Blacklist,
     EnterOnEvent,
@@ -656,14 +656,7 @@ BAD = [
 def test_bad_new_key_is_refused_with_location(
     tmp_path: Path, text: str, line: int, key: str, problem: str, allowed: str
 ) -> None:
-    path = write(tmp_path, text, "bad.yaml")
-    with pytest.raises(RegimeError) as info:
-        load_regime(path)
-    message = str(info.value)
-    assert message.startswith(f"{path}:{line}: {key}: "), message
-    assert problem in message, message
-    assert "allowed: " in message and allowed in message, message
-    assert "\n" not in message
+    assert_refused_at(write(tmp_path, text, "bad.yaml"), line, key, problem, allowed)
 
 
 def test_bad_cases_are_distinct_and_many() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from refusal import assert_refused_at
 from scsim.errors import RegimeError
 from scsim.regime import EnterOnGrade, Regime, builtin_names, load_regime
 
@@ -456,14 +457,7 @@ BAD = [
 def test_bad_file_is_refused_with_location(
     tmp_path: Path, text: str, line: int, key: str, problem: str, allowed: str
 ) -> None:
-    path = write(tmp_path, text, "bad-regime.yaml")
-    with pytest.raises(RegimeError) as info:
-        load_regime(path)
-    message = str(info.value)
-    assert message.startswith(f"{path}:{line}: {key}: "), message
-    assert problem in message, message
-    assert "allowed: " in message and allowed in message, message
-    assert "\n" not in message
+    assert_refused_at(write(tmp_path, text, "bad-regime.yaml"), line, key, problem, allowed)
 
 
 def test_bad_cases_are_distinct() -> None:
