@@ -22,6 +22,17 @@ POPULATION, DAYS, SEED = 2000, 120, 5
 # harsher rules: under B every agent's score is at most its score under A, day by day.
 PERMANENT_LIST = "blacklist.exit.after_days=null"
 HARSHER = ["rules.0.points=-8", "rules.1.points=-15"]
+# The --json contract of DESIGN.md: exactly these keys.
+JSON_KEYS = {
+    "run_id",
+    "regime",
+    "population",
+    "days",
+    "seed",
+    "metrics",
+    "seconds",
+    "agent_days_per_s",
+}
 
 
 def simulate_city(*overrides: str, seed: int = SEED, **kw: int) -> Run:

@@ -14,20 +14,11 @@ import pytest
 from typer.testing import CliRunner, Result
 
 import scsim
+from conftest import JSON_KEYS
 from scsim.cli import app
 from scsim.store import open_store
 
 SMALL = ["--population", "2000", "--days", "20"]
-JSON_KEYS = {
-    "run_id",
-    "regime",
-    "population",
-    "days",
-    "seed",
-    "metrics",
-    "seconds",
-    "agent_days_per_s",
-}
 
 runner = CliRunner()
 

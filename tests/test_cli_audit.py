@@ -9,22 +9,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from conftest import CAMERA_CITY, HARSHER, PERMANENT_LIST
+from conftest import CAMERA_CITY, HARSHER, JSON_KEYS, PERMANENT_LIST
 from scsim.cli import app
 from scsim.store import open_store
 
 runner = CliRunner()
 SMALL = ["--population", "1000", "--days", "40"]
-JSON_KEYS = {
-    "run_id",
-    "regime",
-    "population",
-    "days",
-    "seed",
-    "metrics",
-    "seconds",
-    "agent_days_per_s",
-}
 
 
 def invoke(*args: str | Path) -> Result:

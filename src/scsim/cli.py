@@ -193,14 +193,17 @@ def _section_of(metric: str) -> str:
 _SHARES = ("grade_share",)
 
 
-def _fmt(value: float, share: bool = False) -> str:
-    if not math.isfinite(value):
-        return "n/a"
+def _number(value: float, share: bool, digits: int, share_digits: int) -> str:
+    """A finite value for a table: a percentage, a whole count, or ``digits`` digits."""
     if share:
-        return f"{value * 100:.4g}%"
+        return f"{value * 100:.{share_digits}g}%"
     if value == int(value) and abs(value) < 1e15:
         return f"{int(value):,}"
-    return f"{value:,.6g}"
+    return f"{value:,.{digits}g}"
+
+
+def _fmt(value: float, share: bool = False) -> str:
+    return _number(value, share, 6, 4) if math.isfinite(value) else "n/a"
 
 
 def _print_summary(run: Run) -> None:
@@ -475,11 +478,7 @@ def _short(value: float, share: bool = False) -> str:
     """Four significant digits: a comparison table has five numbers a row."""
     if not math.isfinite(value):
         return "n/a" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if share:
-        return f"{value * 100:.3g}%"
-    if value == int(value) and abs(value) < 1e15:
-        return f"{int(value):,}"
-    return f"{value:,.4g}"
+    return _number(value, share, 4, 3)
 
 
 def _print_comparison(result: Comparison) -> None:
