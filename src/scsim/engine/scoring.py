@@ -31,6 +31,7 @@ def apply_events(
     # update each time (see engine.settle).
     score, used, window, flags, term = st.score, st.used, st.window, st.flags, st.term
     listed, taint, enrolled, track = st.listed, st.taint, st.enrolled, st.track_clean
+    used_max = st.used_max
     rules = (c.rule_beh, c.rule_pts, c.rule_len, c.rule_cap, c.rule_slot, c.rule_at_most)
     rule_beh, rule_pts, rule_len, rule_cap, rule_slot, rule_at_most = rules
     cond_list, cond_beh, cond_count, cond_within = (
@@ -61,8 +62,8 @@ def apply_events(
                 moved = 0
                 if enrolled[m]:
                     moved = _points(
-                        score, used, copy, m, b, rule_beh, rule_pts, rule_len, rule_cap,
-                        rule_slot, rule_at_most,
+                        score, used, used_max, copy, m, b, rule_beh, rule_pts, rule_len,
+                        rule_cap, rule_slot, rule_at_most,
                     )  # fmt: skip
                 asked = _listing(
                     window, listed, flags, term, copy, m, b, day, key_serious, cond_list,
@@ -94,8 +95,12 @@ def _taint(st, m):
 
 
 @njit(inline="always", cache=True)
-def _points(score, used, copy, m, b, rule_beh, rule_pts, rule_len, rule_cap, rule_slot, at_most):
-    """Points of one event of behaviour b for agent m, in one copy; returns the change."""
+def _points(
+    score, used, used_max, copy, m, b, rule_beh, rule_pts, rule_len, rule_cap, rule_slot, at_most
+):
+    """Points of one event of behaviour b for agent m, in one copy; returns the change.
+
+    Yearly counts saturate at ``used_max`` (their dtype's maximum, see engine.state)."""
     before = np.int64(score[copy, m])
     s = before
     for r in range(rule_beh.size):
@@ -107,7 +112,7 @@ def _points(score, used, copy, m, b, rule_beh, rule_pts, rule_len, rule_cap, rul
             nth = np.int64(used[copy, m, slot])
             if rule_cap[r] >= 0 and nth >= rule_cap[r]:
                 continue
-            used[copy, m, slot] = min(nth + 1, 65535)
+            used[copy, m, slot] = min(nth + 1, used_max)
         s += rule_pts[r, min(nth, rule_len[r] - 1)]
         s = min(s, at_most[r])
     s = max(min(s, 2147483647), -2147483647)

@@ -119,7 +119,7 @@ def _settle_one(
     for li in range(cure_rate.size):
         ld = np.int64(listed[copy, li, i])
         if ld > 0:
-            ld += 1
+            ld = min(ld + 1, 65535)  # listed is uint16 (engine.state)
             cu = np.int64(cure[copy, li, i])
             if cu == 0 and cure_rate[li] > 0.0:
                 h = rng.draw(rng.agent_base(key_cure, i), np.uint64(li))
