@@ -13,6 +13,7 @@ import numpy as np
 from numba import njit, prange
 
 from scsim.engine import rng
+from scsim.population.build import agent_rate
 
 _SHIFT_AGENT = np.int64(32)
 _SHIFT_BEH = np.int64(24)
@@ -64,7 +65,7 @@ def behave(
     group,
     lam_total,
     lam_group,
-    lam_agent,
+    rates,
     beh_col,
     max_count,
     true_counts,
@@ -78,6 +79,9 @@ def behave(
     to its rate. This is the same law as one Poisson count per behaviour, but costs one
     draw per agent-day instead of one per behaviour: most agents do nothing on most days.
 
+    An agent's own rates (``rates``, ``population.Rates``) are computed only on the days
+    it has an event, and only up to the behaviour the event turns out to be.
+
     Writes per-block true event counts by (group, behaviour) and the events into
     per-block buffers; ``out_n`` may exceed the buffer width, which tells the driver to
     retry with wider buffers.
@@ -86,6 +90,7 @@ def behave(
     n_beh = lam_group.shape[1]
     width = out.shape[1]
     per_agent = lam_total.size == n
+    rkey, rlam, rsig, rkeys = rates  # unpacked once: no tuple reads in the loop
     true_counts[:] = 0
     for blk in prange(out.shape[0]):
         c = 0
@@ -96,7 +101,9 @@ def behave(
             count = poisson_count(rng.unit(rng.draw(base, np.uint64(0))), total, max_count)
             for e in range(count):
                 target = rng.unit(rng.draw(base, np.uint64(e + 1))) * total
-                b = which_behaviour(target, i, g, n_beh, beh_col, lam_agent, lam_group)
+                b = which_behaviour(
+                    target, i, g, n_beh, beh_col, rkey, rlam, rsig, rkeys, lam_group
+                )
                 true_counts[blk, g, b] += 1
                 if c < width:
                     out[blk, c] = pack(i, b, 0, e)
@@ -105,15 +112,19 @@ def behave(
 
 
 @njit(inline="always", cache=True)
-def which_behaviour(target, i, g, n_beh, beh_col, lam_agent, lam_group):
+def which_behaviour(target, i, g, n_beh, beh_col, rkey, rlam, rsig, rkeys, lam_group):
     """The behaviour an event is, given ``target`` uniform in [0, the agent's total rate):
     each behaviour takes the slice of its own rate (the last takes what rounding
-    leaves)."""
+    leaves). An agent's own rates are derived from the generator here, the same float32
+    values the population's total was summed from."""
     b = 0
     acc = 0.0
     while b < n_beh - 1:
         col = beh_col[b]
-        acc += lam_agent[i, col] if col >= 0 else lam_group[g, b]
+        if col >= 0:
+            acc += np.float64(agent_rate(rkey, rlam, rsig, rkeys, i, g, col))
+        else:
+            acc += lam_group[g, b]
         if target < acc:
             break
         b += 1

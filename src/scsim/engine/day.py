@@ -86,12 +86,12 @@ class DayLoop:
         while True:
             if r is None:
                 behave.behave(
-                    key_b, self.chunk, p.group, p.lam_total, p.lam_group, p.lam_agent,
+                    key_b, self.chunk, p.group, p.lam_total, p.lam_group, p.rates,
                     p.beh_col, MAX_EVENTS_PER_DAY, self.true_counts, self.buf, self.buf_n,
                 )  # fmt: skip
             else:
                 respond.behave_respond(
-                    key_b, day, self.chunk, p.group, p.lam_total, p.lam_group, p.lam_agent,
+                    key_b, day, self.chunk, p.group, p.lam_total, p.lam_group, p.rates,
                     p.beh_col, MAX_EVENTS_PER_DAY, r.kind, r.gmult, r.sens, r.memory, r.pts,
                     r.dcol, r.chill_src, r.chill_share, r.displace, r.perc, r.stamp, r.bots,
                     r.game_rate, r.game_detect, r.gamed, self.true_counts, self.buf, self.buf_n,

@@ -99,18 +99,27 @@ class Responses:
         # Base rate sums per (group, behaviour), the denominators of chilling.<b>.
         base = np.zeros((n_groups, n_beh))
         size = np.bincount(pop.group, minlength=n_groups)
+        # The per-agent rate table is kept only for the dense daily sums of chilling
+        # through friends (``_effective``); other runs derive rates on demand.
+        keep = pop.agent_rates() if self.friends else None
+        self.lam_agent = keep if keep is not None else np.zeros((0, 0), dtype=np.float32)
+        step = 1 << 24  # a slice at a time above 16M agents
+        for first in range(0, pop.n, step):
+            stop = min(pop.n, first + step)
+            own = keep[first:stop] if keep is not None else pop.agent_rates(first, stop)
+            grp = pop.group[first:stop]
+            for b in range(n_beh):
+                col = pop.beh_col[b]
+                if col >= 0:
+                    w = own[:, col].astype(np.float64)
+                    base[:, b] += np.bincount(grp, weights=w, minlength=n_groups)
         for b in range(n_beh):
-            col = pop.beh_col[b]
-            if col >= 0:
-                base[:, b] = np.bincount(
-                    pop.group, weights=pop.lam_agent[:, col].astype(np.float64), minlength=n_groups
-                )
-            else:
+            if pop.beh_col[b] < 0:
                 base[:, b] = pop.lam_group[:, b] * size
         self.base = base
 
     def nbytes(self) -> int:
-        return self.perc.nbytes + self.stamp.nbytes + self.bots.nbytes
+        return self.perc.nbytes + self.stamp.nbytes + self.bots.nbytes + self.lam_agent.nbytes
 
     def update(self, day: int, seed: int, ev, recorded: np.ndarray, indptr, indices, group):
         """After the day's records: perceived records, then gaming uptake."""
@@ -137,7 +146,7 @@ class Responses:
             parts = 64
             out = np.zeros((parts, n_groups, self.kind.size))
             _effective(
-                day, pop.group, pop.lam_group, pop.lam_agent, pop.beh_col, self.kind,
+                day, pop.group, pop.lam_group, self.lam_agent, pop.beh_col, self.kind,
                 self.gmult, self.sens, self.memory, self.pts, self.dcol, self.chill_src,
                 self.chill_share, self.perc, self.stamp, out,
             )  # fmt: skip
@@ -185,7 +194,7 @@ def multiplier(
 
 @njit(parallel=True, cache=True)
 def behave_respond(
-    key_b, day, chunk, group, lam_total, lam_group, lam_agent, beh_col, max_count,
+    key_b, day, chunk, group, lam_total, lam_group, rates, beh_col, max_count,
     kind, gmult, sens, memory, pts, dcol, chill_src, chill_share, displace, perc, stamp,
     bots, game_rate, game_detect, gamed,
     true_counts, out, out_n,
@@ -196,7 +205,7 @@ def behave_respond(
     for blk in prange(out.shape[0]):
         out_n[blk] = _behave_block(
             key_b, day, blk, min(n, (blk + 1) * chunk), blk * chunk, group, lam_total,
-            lam_group, lam_agent, beh_col, max_count, kind, gmult, sens, memory, pts, dcol,
+            lam_group, rates, beh_col, max_count, kind, gmult, sens, memory, pts, dcol,
             chill_src, chill_share, displace, perc, stamp, bots, game_rate, game_detect, gamed,
             true_counts[blk], out[blk],
         )  # fmt: skip
@@ -204,10 +213,11 @@ def behave_respond(
 
 @njit(cache=True)
 def _behave_block(
-    key_b, day, blk, stop, start, group, lam_total, lam_group, lam_agent, beh_col, max_count,
+    key_b, day, blk, stop, start, group, lam_total, lam_group, rates, beh_col, max_count,
     kind, gmult, sens, memory, pts, dcol, chill_src, chill_share, displace, perc, stamp,
     bots, game_rate, game_detect, gamed, counts, out,
 ):  # fmt: skip
+    rkey, rlam, rsig, rkeys = rates
     n = group.size
     n_beh = lam_group.shape[1]
     width = out.size
@@ -221,7 +231,7 @@ def _behave_block(
         count = poisson_count(rng.unit(rng.draw(base, np.uint64(0))), total, max_count)
         for e in range(count):
             target = rng.unit(rng.draw(base, np.uint64(e + 1))) * total
-            b = which_behaviour(target, i, g, n_beh, beh_col, lam_agent, lam_group)
+            b = which_behaviour(target, i, g, n_beh, beh_col, rkey, rlam, rsig, rkeys, lam_group)
             if kind[b] != NONE:
                 m = multiplier(
                     i, b, day, kind, gmult, sens, memory, pts, dcol, chill_src, chill_share,

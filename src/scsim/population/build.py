@@ -7,6 +7,7 @@ seed gives the same people whatever the regime's rules say, and whatever the chu
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit, prange
@@ -19,12 +20,29 @@ from scsim.regime import Regime
 MAX_POPULATION = 2_000_000_000
 
 
+class Rates(NamedTuple):
+    """How to compute an agent's own rate of a behaviour whose rate varies across people
+    (column ``c`` of ``beh_col``): ``agent_rate(key, lam, sigma, keys, i, g, c)``.
+
+    Nothing per agent is stored: the rate is a counter-based lognormal draw, made again
+    on the rare days an agent has an event to assign to a behaviour (``engine.behave``),
+    which costs less than reading a stored table of 4 bytes per agent and behaviour
+    (40 bytes per agent in ``national``).
+    """
+
+    key: np.uint64  # the population's rate stage key
+    lam: np.ndarray  # float64[G, Bh]: group mean rate of each varying behaviour
+    sigma: np.ndarray  # float64[Bh]: lognormal sigma
+    keys: np.ndarray  # uint64[Bh]: the behaviours' name keys
+
+
 @dataclass
 class Population:
     """The people, as arrays indexed by agent id.
 
-    A behaviour whose rate varies across people (``spread > 0``) has a per-agent column
-    in ``lam_agent``; the others read one rate per group from ``lam_group``, so a
+    A behaviour whose rate varies across people (``spread > 0``) has its per-agent rate
+    derived on demand from ``rates`` (only the total over behaviours is stored, as
+    ``lam_total``); the others read one rate per group from ``lam_group``, so a
     homogeneous behaviour costs no memory per agent.
     """
 
@@ -32,8 +50,8 @@ class Population:
     group: np.ndarray  # uint8[n]
     lam_total: np.ndarray  # float32[n], or float64[G] when no rate varies by person
     lam_group: np.ndarray  # float64[G, B]: mean events per day, per group
-    lam_agent: np.ndarray  # float32[n, Bh]: per-agent rates of heterogeneous behaviours
-    beh_col: np.ndarray  # int64[B]: column in lam_agent, or -1 to read lam_group
+    rates: Rates  # per-agent rates of heterogeneous behaviours, computed on demand
+    beh_col: np.ndarray  # int64[B]: column of ``rates``, or -1 to read lam_group
     household: np.ndarray  # uint32[n]: household id, households are runs of ids
     hstart: np.ndarray  # int64[H + 1]: first id of each household (and n at the end)
     place: np.ndarray  # uint8[n]
@@ -41,7 +59,15 @@ class Population:
     indices: np.ndarray  # int32[E]; -1 marks a tie dropped during a run (both ends)
 
     def nbytes(self) -> int:
-        return sum(getattr(self, f.name).nbytes for f in fields(self) if f.name != "n")
+        arrays = [getattr(self, f.name) for f in fields(self) if f.name not in ("n", "rates")]
+        return sum(a.nbytes for a in arrays) + sum(a.nbytes for a in self.rates[1:])
+
+    def agent_rates(self, first: int = 0, stop: int | None = None) -> np.ndarray:
+        """The per-agent rates of agents ``first`` to ``stop``, float32[m, Bh], the values
+        the engine computes on demand (for respond's dense sums, tests and analysis)."""
+        stop = self.n if stop is None else stop
+        r = self.rates
+        return _lognormal_rates(r.key, self.group, first, stop, r.lam, r.sigma, r.keys)
 
     def degree(self) -> np.ndarray:
         """Each agent's number of live ties (dropped ties are -1 in ``indices``)."""
@@ -87,17 +113,20 @@ def build_population(regime: Regime, n: int, seed: int) -> Population:
     beh_col = np.full(len(spreads), -1, dtype=np.int64)
     beh_col[hetero] = np.arange(len(hetero))
     keys = np.array([rng.name_key(name) for name in regime.behaviours], dtype=np.uint64)
-    lam_agent = _lognormal_rates(
+    rates = Rates(
         rng.stage_key(seed, 0, rng.POP_RATE),
-        group,
-        lam_group[:, hetero],
-        spreads[hetero],
+        np.ascontiguousarray(lam_group[:, hetero]),
+        spreads[hetero].astype(np.float64),
         keys[hetero],
     )
     lam_total = lam_group.sum(axis=1)
     if hetero.size:  # one total per person: the homogeneous part plus the person's own rates
         homo = lam_group[:, beh_col < 0].sum(axis=1)
-        lam_total = (homo[group] + lam_agent.sum(axis=1, dtype=np.float64)).astype(np.float32)
+        lam_total = np.empty(n, dtype=np.float32)
+        for first in range(0, n, _RATE_CHUNK):  # the per-agent table, a slice at a time
+            stop = min(n, first + _RATE_CHUNK)
+            own = _lognormal_rates(*rates[:1], group, first, stop, *rates[1:])
+            lam_total[first:stop] = homo[group[first:stop]] + own.sum(axis=1, dtype=np.float64)
     household, hstart = _households(
         rng.stage_key(seed, 0, rng.POP_HOUSEHOLD), n, regime.households.mean_size
     )
@@ -111,7 +140,7 @@ def build_population(regime: Regime, n: int, seed: int) -> Population:
         blocks,
     )
     return Population(
-        n, group, lam_total, lam_group, lam_agent, beh_col, household, hstart, place, indptr,
+        n, group, lam_total, lam_group, rates, beh_col, household, hstart, place, indptr,
         indices,
     )  # fmt: skip
 
@@ -130,21 +159,31 @@ def _assign(key: np.uint64, n: int, shares: list[float]) -> np.ndarray:
     return np.searchsorted(cum, rng.uniforms(key, n), side="right").astype(np.uint8)
 
 
+#: Agents whose rate table is built at once while summing their total rates.
+_RATE_CHUNK = 1 << 20
+
+
 @njit(parallel=True, cache=True)
-def _lognormal_rates(key, group, lam, sigma, keys):
-    """Rates lam * exp(sigma z - sigma^2 / 2): lognormal with the mean kept at lam."""
-    n = group.size
-    out = np.empty((n, sigma.size), dtype=np.float32)
-    for i in prange(n):
-        base = rng.agent_base(key, i)
+def _lognormal_rates(key, group, first, stop, lam, sigma, keys):
+    """The rates of agents ``first`` to ``stop``, one column per varying behaviour."""
+    out = np.empty((stop - first, sigma.size), dtype=np.float32)
+    for i in prange(first, stop):
+        g = group[i]
         for c in range(sigma.size):
-            h = rng.draw(base, keys[c])
-            u1 = 1.0 - rng.unit(h)  # (0, 1]
-            u2 = rng.unit(rng.mix64(h))
-            z = np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
-            s = sigma[c]
-            out[i, c] = lam[group[i], c] * np.exp(s * z - 0.5 * s * s)
+            out[i - first, c] = agent_rate(key, lam, sigma, keys, i, g, c)
     return out
+
+
+@njit(inline="always", cache=True)
+def agent_rate(key, lam, sigma, keys, i, g, c):
+    """Agent i's rate of varying behaviour c: ``lam * exp(sigma z - sigma^2 / 2)``,
+    lognormal with the group's mean kept, z a Box-Muller normal of the agent's stream."""
+    h = rng.draw(rng.agent_base(key, i), keys[c])
+    u1 = 1.0 - rng.unit(h)  # (0, 1]
+    u2 = rng.unit(rng.mix64(h))
+    z = np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+    s = sigma[c]
+    return np.float32(lam[g, c] * np.exp(s * z - 0.5 * s * s))
 
 
 @njit(cache=True)
