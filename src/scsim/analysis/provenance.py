@@ -170,3 +170,93 @@ def _cause(
         return None
     condition = "another member of its household meets its condition"
     return Cause(act.name, kind, condition, pl.concat(chains), through)
+
+
+# ----------------------------------------------------------------------------- worlds
+
+
+@dataclass
+class WorldExplanation:
+    """An agent's sanctions across a world's operators, each traced to its first cause."""
+
+    agent: int
+    by_operator: dict[str, Explanation]
+    joint: list[tuple[str, str, list[str]]]  # (sanction, condition, chain lines)
+    chains: dict[tuple[str, str], list[str]]  # (operator, sanction) -> lines back to the origin
+
+    def text(self) -> str:
+        lines = []
+        for op, ex in self.by_operator.items():
+            s = ex.state
+            lines.append(f"[{op}] score {s['score']:g}, grade {s['grade']}")
+            if not ex.causes:
+                lines.append("  no sanction or reward applies")
+            for cause in ex.causes:
+                lines.append(f"  {cause.kind} {cause.name}: {cause.condition}")
+                lines += ["    " + x for x in self.chains.get((op, cause.name), [])]
+        for name, condition, chain in self.joint:
+            lines.append(f"joint sanction {name}: {condition}")
+            lines += ["    " + x for x in chain]
+        return "\n".join([f"agent {self.agent}", *lines])
+
+
+def explain_world(wrun, agent: int) -> WorldExplanation:
+    """Each operator's explanation of ``agent``, with every record that came from
+    another operator followed back through the flow to the sender's own cause."""
+    by_op = {op: explain(run, agent) for op, run in wrun.runs.items()}
+    chains = {
+        (op, cause.name): _chain(wrun, op, cause.events, agent, depth=0)
+        for op, ex in by_op.items()
+        for cause in ex.causes
+    }
+    joint = []
+    row = wrun.agents.row(agent, named=True)
+    for j in wrun.world.joint_sanctions:
+        if not row.get(f"sanctioned.{j.name}"):
+            continue
+        src = wrun.runs[j.on]
+        what = f"list {j.list_}" if j.list_ else f"grade {j.grade} or lower"
+        condition = f"by {j.by or 'an enforcer'}: on {j.on}'s {what}" + (
+            f" for more than {j.delay_days} days" if j.delay_days else ""
+        )
+        if j.list_:
+            text, events = _listing_cause(src, src.regime, j.list_, agent)
+        else:
+            text, events = "in that grade", _events_of(src, agent).filter(pl.col("points") < 0)
+        chain = [f"[{j.on}] {text}", *_chain(wrun, j.on, events, agent, depth=0)]
+        joint.append((j.name, condition, chain))
+    return WorldExplanation(agent, by_op, joint, chains)
+
+
+def _chain(wrun, op: str, events: pl.DataFrame, agent: int, depth: int) -> list[str]:
+    """Lines for ``events`` of operator ``op``; a record that arrived from another
+    operator is followed to what the sender recorded or listed."""
+    lines = []
+    order = list(wrun.world.regimes)
+    for ev in events.iter_rows(named=True):
+        lines.append("  " * depth + "<- " + _event_line(ev))
+        sender = ev["observer"]
+        flows = [f for f in wrun.world.flows if f.to == op and f.from_ == sender]
+        if not flows or depth > 8:
+            continue
+        for flow in flows:
+            later = order.index(op) > order.index(sender)
+            sent_day = ev["day_recorded"] - (flow.delay_days if later else max(flow.delay_days, 1))
+            src = wrun.runs[sender]
+            if flow.kind == "events":
+                origin = _events_of(src, agent).filter(
+                    (pl.col("day_recorded") == sent_day)
+                    & pl.col("behaviour").cast(str).is_in(flow.events)
+                )
+                lines.append("  " * (depth + 1) + f"via {sender}'s record of day {sent_day}:")
+                lines += _chain(wrun, sender, origin, agent, depth + 1)
+            elif flow.kind == "list":
+                text, origin = _listing_cause(src, src.regime, flow.list_, agent)
+                lines.append("  " * (depth + 1) + f"via {sender}: {text}")
+                lines += _chain(wrun, sender, origin, agent, depth + 1)
+            else:
+                lines.append(
+                    "  " * (depth + 1) + f"via {sender}: entered grade {flow.grade} or lower"
+                    f" on day {sent_day}"
+                )
+    return lines

@@ -36,15 +36,23 @@ class DayLoop:
         seed: int,
         chunk: int,
         keep_events: bool = True,
+        *,
+        stream: str | None = None,
+        can_wrong: bool = False,
     ) -> None:
+        """``stream``: an operator's name in a world of several, which keys its own
+        draws (observation, appeals, cures...) apart from the other operators'; the
+        behaviour draws stay the world's. ``can_wrong``: records it receives from other
+        operators can be false, so keep the clean counterfactual whatever its own
+        channels do."""
         c = compiled
         self.regime, self.c, self.pop, self.seed, self.chunk = regime, c, pop, seed, chunk
-        can_wrong = bool((c.p_false > 0).any() or (c.attr_error > 0).any())
-        can_wrong = can_wrong or bool((c.accuse_rate > 0).any())
-        self.state: State = initial_state(c, pop.n, seed, can_wrong)
+        self.op_seed = seed if stream is None else operator_seed(seed, stream)
+        op_seed = self.op_seed
+        self.state: State = initial_state(c, pop.n, op_seed, can_wrong or own_errors(c))
         self.names = metric_names(regime)
-        self.observe_stage = Observation(c, pop, seed)
-        self.appeals = Appeals(c, pop.group, seed)
+        self.observe_stage = Observation(c, pop, op_seed)
+        self.appeals = Appeals(c, pop.group, op_seed)
         self.log: EventLog | None = EventLog() if keep_events else None
         self.list_log: ListLog | None = ListLog(c.n_lists) if keep_events else None
         self.transitions: list[np.ndarray] = []
@@ -61,18 +69,30 @@ class DayLoop:
         self.rehab = np.zeros((n_groups, 2), dtype=np.int64)  # days on list, listings ended
         self.old = np.empty_like(self.state.score) if c.liability > 0 else None
         self.has_family = bool(c.family.any())
-        self.graph = network.Graph(c, pop.indptr, pop.indices, pop.group, n_groups, seed)
+        self.graph = network.Graph(c, pop.indptr, pop.indices, pop.group, n_groups, op_seed)
         penalty = c.low_friend_grade < c.n_grades
         self.lows = np.zeros(pop.n if penalty else 0, dtype=np.int32)  # low agents, by block
         self.friend_hits = np.zeros(n_groups, dtype=np.int64)
         self.resp = respond.Responses(regime, pop, n_groups) if respond.active(regime) else None
         self.graph_metrics = has_graph_dynamics(regime)
+        self.keep_moves = False  # a world reads the day's list moves (``self.moved``)
+        self.events: Events | None = None  # the day's records, for a world's flows
 
-    def step(self, day: int) -> np.ndarray:
-        """Live one day; return its metrics, one row per group with "all" first."""
+    def step(
+        self, day: int, true_events: np.ndarray | None = None, incoming: Events | None = None
+    ) -> np.ndarray:
+        """Live one day; return its metrics, one row per group with "all" first.
+
+        In a world, ``true_events`` are the day's events of the shared population
+        (behaved once, by the first operator) and ``incoming`` the records other
+        operators send today; they are scored after this operator's own.
+        """
         if day > 0 and day % 365 == 0:
             self.state.used[:] = 0
-        events = self.observe_stage(day, self.behave(day))
+        events = self.observe_stage(day, self.behave(day) if true_events is None else true_events)
+        if incoming is not None:
+            events = Events.concat([events, incoming])
+        self.events = events
         flows = self.score(day, events)
         self.settle(day)
         self.respond(day, events, flows)
@@ -116,7 +136,7 @@ class DayLoop:
         listing = np.zeros(ev.attr.size, dtype=np.int64)
         applied_clean = np.zeros(ev.attr.size, dtype=np.int64)
         scoring.apply_events(
-            c, st, day, rng.stage_key(self.seed, day, rng.SERIOUS), ev.attr, ev.doer, ev.beh,
+            c, st, day, rng.stage_key(self.op_seed, day, rng.SERIOUS), ev.attr, ev.doer, ev.beh,
             p.hstart, p.household, applied, listing, applied_clean,
         )  # fmt: skip
         self.friend_hits[:] = 0
@@ -159,12 +179,15 @@ class DayLoop:
             st,
             self.chunk,
             p.group,
-            rng.stage_key(self.seed, day, rng.CURE),
+            rng.stage_key(self.op_seed, day, rng.CURE),
             self.tallies.as_tuple(),
         )
         self.transitions.append(self.tallies.trans.sum(0))
         if self.list_log is not None:
             self.list_log.add_sweep(day, st.flags)
+        if self.keep_moves:
+            self.moved = np.flatnonzero(st.flags)
+            self.moved_codes = st.flags[self.moved].astype(np.int64)
         st.flags[:] = 0
 
     def respond(self, day: int, ev: Events, flows: dict[str, np.ndarray]) -> None:
@@ -175,7 +198,7 @@ class DayLoop:
             self.chill = self.resp.chilling(day, p)  # the rates in force today
             recorded = flows["recorded"].sum(0).astype(np.float64)
             self.resp.update(day, self.seed, ev, recorded, p.indptr, p.indices, p.group)
-        key = rng.stage_key(self.seed, day, rng.DISTANCE)
+        key = rng.stage_key(self.op_seed, day, rng.DISTANCE)
         self.graph.distance(key, st.grade[0], st.listed[0], self.chunk)
 
     def record(self, day: int, flows: dict[str, np.ndarray]) -> np.ndarray:
@@ -277,6 +300,17 @@ class DayLoop:
         network.histogram_degree(self.state.score[0], self.graph.live, lo, width, hist, hdeg)
         counts = hist.sum(0)
         return gini_from_histogram(values, counts), network.isolation(counts, hdeg.sum(0))
+
+
+def own_errors(c: Compiled) -> bool:
+    """Whether the regime's own channels can attribute an event to someone who did
+    not do it (false matches, attribute errors, false accusations)."""
+    return bool((c.p_false > 0).any() or (c.attr_error > 0).any() or (c.accuse_rate > 0).any())
+
+
+def operator_seed(seed: int, name: str) -> int:
+    """The seed of one operator's own draws in a world of several."""
+    return int(rng.stage_key(seed ^ int(rng.name_key(name)) >> 1, 0, rng.OPERATOR)) >> 1
 
 
 def _with_total(per_group: np.ndarray) -> np.ndarray:

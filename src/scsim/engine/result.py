@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import polars as pl
 
-    from scsim.analysis.provenance import Explanation
+    from scsim.analysis.provenance import Explanation, WorldExplanation
     from scsim.regime import Regime
+    from scsim.world import World
 
 
 @dataclass
@@ -64,3 +65,139 @@ class Run:
         from scsim.analysis.provenance import explain
 
         return explain(self, agent)
+
+
+#: Columns of an operator's agents frame that belong to the person, not the operator.
+PERSON_COLUMNS = ("agent", "group", "place", "household", "degree")
+
+
+@dataclass
+class WorldRun:
+    """One finished world: each operator's own :class:`Run` in ``runs`` (its frames
+    exactly as a regime alone has them), and the world's frames, where every
+    operator's metric and column is prefixed with the operator's name
+    (``court.blacklisted``) and the world adds its joint sanctions
+    (``sanctioned.<name>``, ``wrongfully_sanctioned.<name>``) and the cascade
+    (``sanctions_per_listed``, ``cascade_wrongful``). ``events``, ``list_moves`` and
+    ``transitions`` are the operators' logs with an ``operator`` column first.
+    """
+
+    world: World
+    runs: dict[str, Run]
+    population: int
+    days: int
+    seed: int
+    daily: pl.DataFrame
+    agents: pl.DataFrame
+    summary: dict[str, float]
+    stocks: frozenset[str]
+    seconds: float
+    started: str
+    finished: str
+    params: dict[str, Any] = field(default_factory=dict)
+    run_id: str | None = None
+    events: pl.DataFrame | None = None
+    transitions: pl.DataFrame | None = None
+    list_moves: pl.DataFrame | None = None
+
+    @property
+    def regime(self) -> World:
+        """The world (what a stored run is "of", as a regime is for a ``Run``)."""
+        return self.world
+
+    @property
+    def agent_days_per_s(self) -> float:
+        return self.population * self.days / self.seconds if self.seconds > 0 else 0.0
+
+    def explain(self, agent: int) -> WorldExplanation:
+        """Every sanction in force on ``agent`` at the end, by operator and joint, each
+        followed back across operators to its first cause (the events, true or
+        false, where the record was made)."""
+        from scsim.analysis.provenance import explain_world
+
+        return explain_world(self, agent)
+
+
+def world_run(world: World, runs: dict[str, Run], joint, sim, started, seconds, params) -> WorldRun:
+    """The world's frames from its operators' runs and its own daily metrics."""
+    import polars as pl
+
+    from scsim.engine.world import _joint_members
+    from scsim.metrics.frames import daily_frame, summary
+
+    first = next(iter(runs.values()))
+    groups = ["all", *(g.name for g in first.regime.groups)]
+    world_daily = daily_frame(joint, sim.world_names, groups)
+    daily = pl.concat(
+        [
+            first.daily.select("day", "group"),
+            *(
+                r.daily.drop("day", "group").rename(lambda c, n=n: f"{n}.{c}")
+                for n, r in runs.items()
+            ),
+            world_daily.drop("day", "group"),
+        ],
+        how="horizontal",
+    )
+    totals = {f"{n}.{k}": v for n, r in runs.items() for k, v in r.summary.items()}
+    totals |= summary(joint[:, 0, :], sim.world_names, set(sim.world_names))
+    stocks = {f"{n}.{k}" for n, r in runs.items() for k in r.stocks} | set(sim.world_names)
+    agents = first.agents.select(*PERSON_COLUMNS)
+    for n, r in runs.items():
+        own = r.agents.drop(*PERSON_COLUMNS)
+        agents = agents.hstack(own.rename(lambda c, n=n: f"{n}.{c}"))
+    for j in sim.joints:
+        real, clean = _joint_members(j, sim.loops[j.on].state)
+        agents = agents.with_columns(
+            pl.Series(f"sanctioned.{j.name}", real),
+            pl.Series(f"wrongfully_sanctioned.{j.name}", real & ~clean),
+        )
+
+    def logs(attr: str) -> pl.DataFrame | None:
+        frames = [
+            getattr(r, attr).select(pl.lit(n).alias("operator"), pl.all())
+            for n, r in runs.items()
+            if getattr(r, attr) is not None
+        ]
+        return _stack(frames) if frames else None
+
+    return WorldRun(
+        world=world,
+        runs=runs,
+        population=first.population,
+        days=first.days,
+        seed=first.seed,
+        daily=daily,
+        agents=agents,
+        summary=totals,
+        stocks=frozenset(stocks),
+        seconds=seconds,
+        started=started.isoformat(timespec="seconds"),
+        finished=first.finished,
+        params={
+            **params,
+            "bytes_per_agent": sum(r.params["bytes_per_agent"] for r in runs.values()),
+        },
+        events=logs("events"),
+        list_moves=logs("list_moves"),
+        transitions=logs("transitions"),
+    )
+
+
+def _stack(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    """Operators' logs one under the other: their categorical columns (behaviour,
+    observer, list, grade names differ between operators) become strings."""
+    import polars as pl
+
+    out = []
+    for f in frames:
+        out.append(
+            f.with_columns(
+                [
+                    pl.col(c).cast(pl.String)
+                    for c, t in f.schema.items()
+                    if isinstance(t, pl.Enum | pl.Categorical)
+                ]
+            )
+        )
+    return pl.concat(out, how="vertical")

@@ -42,6 +42,9 @@ DEPLOY = 10
 DISTANCE = 11
 ASSORTATIVITY = 12
 GAMING = 13
+OPERATOR = 14
+FLOW = 15
+JOINT = 16
 
 
 @njit(inline="always", cache=True)

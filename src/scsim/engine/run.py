@@ -17,12 +17,13 @@ import numpy as np
 
 from scsim.engine.compile import compile_regime
 from scsim.engine.day import DayLoop
-from scsim.engine.result import Run
+from scsim.engine.result import Run, WorldRun, world_run
 from scsim.errors import OptionError
 from scsim.metrics.frames import agents_frame, daily_frame, summary, transitions_frame
 from scsim.metrics.names import stock_names
 from scsim.population import build_population
-from scsim.regime import Regime, load_regime
+from scsim.regime import Regime
+from scsim.world import World, load
 
 DEFAULT_CHUNK = 1 << 14
 DEFAULT_POPULATION = 100_000
@@ -32,7 +33,7 @@ Progress = Callable[[int, int], None]
 
 
 def simulate(
-    regime: Regime | str | Path,
+    regime: Regime | World | str | Path,
     population: int | None = None,
     days: int = 365,
     seed: int = 0,
@@ -41,16 +42,21 @@ def simulate(
     chunk_size: int | None = None,
     progress: Progress | None = None,
     keep_events: bool = True,
-) -> Run:
-    """Live ``days`` days of a synthetic population under a regime.
+) -> Run | WorldRun:
+    """Live ``days`` days of a synthetic population under a regime, or a world of
+    several (then a :class:`WorldRun`; a world of one gives that regime's ``Run``).
 
     ``population`` defaults to the regime's own ``population`` key, else 100,000.
     The result depends only on the regime, ``population``, ``days`` and ``seed``:
     ``threads`` and ``chunk_size`` change the speed, never a number. ``keep_events``
     keeps every recorded event for ``run.events`` (about 22 bytes an event).
     """
-    if not isinstance(regime, Regime):
-        regime = load_regime(regime)
+    if not isinstance(regime, Regime | World):
+        regime = load(regime)
+    if isinstance(regime, World):
+        return _simulate_world(
+            regime, population, days, seed, threads, chunk_size, progress, keep_events
+        )
     if population is None:
         population = regime.population or DEFAULT_POPULATION
     _check_options(population, days, seed, threads, chunk_size)
@@ -67,30 +73,81 @@ def simulate(
             if progress is not None:
                 progress(day + 1, days)
     t2 = time.perf_counter()
+    params = _params(threads, chunk_size, t0, t1, t2)
+    return _operator_run(sim, daily, seed, days, started, t2 - t0, params)
+
+
+def _params(threads, chunk_size, t0: float, t1: float, t2: float) -> dict:
+    return {
+        "threads": numba.get_num_threads() if threads is None else threads,
+        "chunk_size": chunk_size or DEFAULT_CHUNK,
+        "build_seconds": t1 - t0,
+        "loop_seconds": t2 - t1,
+    }
+
+
+def _operator_run(
+    sim: DayLoop, daily: np.ndarray, seed: int, days: int, started, seconds: float, params
+) -> Run:
+    """One regime's run from its day loop and its daily metrics [day, group, metric]."""
+    regime, pop = sim.regime, sim.pop
     return Run(
         regime=regime,
-        population=population,
+        population=pop.n,
         days=days,
         seed=seed,
         daily=daily_frame(daily, sim.names, ["all", *(g.name for g in regime.groups)]),
-        agents=agents_frame(regime, compiled, pop, sim.state),
+        agents=agents_frame(regime, sim.c, pop, sim.state),
         summary=summary(daily[:, 0, :], sim.names, set(stock_names(regime))),
         stocks=frozenset(stock_names(regime)),
-        seconds=t2 - t0,
+        seconds=seconds,
         started=started.isoformat(timespec="seconds"),
         finished=datetime.now(UTC).isoformat(timespec="seconds"),
         params={
-            "threads": numba.get_num_threads() if threads is None else threads,
-            "chunk_size": chunk_size or DEFAULT_CHUNK,
-            "build_seconds": t1 - t0,
-            "loop_seconds": t2 - t1,
-            "bytes_per_agent": (pop.nbytes() + sim.state.nbytes() + sim.graph.nbytes())
-            / population,
+            **params,
+            "bytes_per_agent": (pop.nbytes() + sim.state.nbytes() + sim.graph.nbytes()) / pop.n,
         },
         events=sim.log.frame(regime) if sim.log is not None else None,
         list_moves=sim.list_log.frame(regime) if sim.list_log is not None else None,
         transitions=transitions_frame(regime, sim.transitions),
     )
+
+
+def _simulate_world(
+    world: World, population, days, seed, threads, chunk_size, progress, keep_events
+) -> Run | WorldRun:
+    from scsim.engine.world import WorldLoop
+
+    first = next(iter(world.regimes.values()))
+    if population is None:
+        population = first.population or DEFAULT_POPULATION
+    _check_options(population, days, seed, threads, chunk_size)
+    started = datetime.now(UTC)
+    t0 = time.perf_counter()
+    with _numba_threads(threads):
+        pop = build_population(first, population, seed)
+        t1 = time.perf_counter()
+        sim = WorldLoop(world, pop, seed, chunk_size or DEFAULT_CHUNK, keep_events)
+        rows = len(first.groups) + 1
+        daily = {name: np.empty((days, rows, len(sim.loops[name].names))) for name in sim.order}
+        joint = np.empty((days, rows, len(sim.world_names)))
+        for day in range(days):
+            ops, world_row = sim.step(day)
+            for name, row in ops.items():
+                daily[name][day] = row
+            if world_row is not None:
+                joint[day] = world_row
+            if progress is not None:
+                progress(day + 1, days)
+    t2 = time.perf_counter()
+    params = _params(threads, chunk_size, t0, t1, t2)
+    runs = {
+        name: _operator_run(sim.loops[name], daily[name], seed, days, started, t2 - t0, params)
+        for name in sim.order
+    }
+    if world.single:
+        return next(iter(runs.values()))
+    return world_run(world, runs, joint, sim, started, t2 - t0, params)
 
 
 def _check_options(population, days, seed, threads, chunk_size) -> None:

@@ -193,9 +193,10 @@ class _Site:
         self.known = True
 
 
-def _site(loc: Loc) -> _Site:
+def _site(loc: Loc, root: type[BaseModel] = Regime) -> _Site:
     site = _Site()
-    tp: Any = Regime
+    site.tp = root
+    tp: Any = root
     parts = list(loc)
     i = 0
     while i < len(parts):
@@ -350,14 +351,14 @@ _TYPE_ERRORS = ("_type", "_parsing", "int_from_float", "model_attributes_type")
 _RANGE_ERRORS = ("greater_than", "greater_than_equal", "less_than", "less_than_equal")
 
 
-def _explain(err: Any) -> tuple[Loc, str, Any, str]:
+def _explain(err: Any, root: type[BaseModel] = Regime) -> tuple[Loc, str, Any, str]:
     """(clean loc, problem, got, allowed) for one pydantic error."""
     kind = err["type"]
     exc = (err.get("ctx") or {}).get("error")
     if isinstance(exc, RegimeFieldError):
-        site = _site(tuple(err["loc"]) + tuple(exc.loc))
+        site = _site(tuple(err["loc"]) + tuple(exc.loc), root)
         return tuple(site.loc), exc.problem, exc.got, exc.allowed
-    site = _site(tuple(err["loc"]))
+    site = _site(tuple(err["loc"]), root)
     loc = tuple(site.loc)
     allowed = _describe(site.tp, site.meta, site.nullable) if site.known else ""
     got = err.get("input", _NOTHING)
@@ -393,14 +394,18 @@ def _explain(err: Any) -> tuple[Loc, str, Any, str]:
 
 
 def _format_validation(
-    exc: ValidationError, data: Any, where: str, overrides: list[tuple[Loc, str]]
+    exc: ValidationError,
+    data: Any,
+    where: str,
+    overrides: list[tuple[Loc, str]],
+    root: type[BaseModel] = Regime,
 ) -> str:
     errors = exc.errors(include_url=False)
     # A misspelt key shows up twice: as unknown and as the real one missing. The
     # unknown key is the one the user can act on.
     unknown = [e for e in errors if e["type"] == "extra_forbidden"]
     err = (unknown or errors)[0]
-    loc, problem, got, allowed = _explain(err)
+    loc, problem, got, allowed = _explain(err, root)
     key = ".".join(str(p) for p in loc)
     for path, text in reversed(overrides):
         n = min(len(path), len(loc))
@@ -412,7 +417,7 @@ def _format_validation(
 # ------------------------------------------------------------------------- overrides
 
 
-def _override(data: Any, text: str) -> Loc:
+def _override(data: Any, text: str, root: type[BaseModel] = Regime) -> Loc:
     """Apply one ``dotted.key=value`` to the raw mapping in place; return the path
     that errors are blamed on: the key set, or the first section it had to create."""
     where = f"--set {text}"
@@ -476,7 +481,7 @@ def _override(data: Any, text: str) -> Loc:
             elif part in node and node[part] is not None:
                 node = node[part]
             else:
-                site = _site(tuple(path))
+                site = _site(tuple(path), root)
                 if site.known and (_is_model(site.tp) or typing.get_origin(site.tp) is dict):
                     # An optional section absent from the file: start it empty.
                     node[part] = CommentedMap()
