@@ -12,10 +12,14 @@ import scsim
 EXPORTED = [
     "Run",
     "ScsimError",
+    "WorldRun",
     "__version__",
     "builtin_regimes",
+    "builtin_worlds",
     "compare",
+    "load",
     "load_regime",
+    "load_world",
     "open_store",
     "simulate",
 ]
@@ -49,6 +53,12 @@ def test_exports_are_the_modules_own_objects() -> None:
     assert scsim.load_regime is load_regime
     assert scsim.open_store is open_store
     assert scsim.compare is compare
+    from scsim.engine.result import WorldRun
+    from scsim.world import builtin_world_names, load, load_world
+
+    assert scsim.WorldRun is WorldRun
+    assert scsim.load is load and scsim.load_world is load_world
+    assert scsim.builtin_worlds is builtin_world_names
 
 
 def test_version_is_the_installed_one() -> None:

@@ -227,3 +227,29 @@ def test_explain_follows_a_sanction_across_operators_to_its_first_cause():
         (pl.col("agent") == agent) & (pl.col("observer") == "courts")
     )
     assert f"{court['behaviour'][0]} seen by courts" in sesame
+
+
+def test_scsim_run_takes_a_world_and_explain_reads_it_back(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from conftest import JSON_KEYS
+    from scsim.cli import app
+
+    runner = CliRunner()
+    store = tmp_path / "s.duckdb"
+    args = ["run", "china-2018", "--population", "3000", "--days", "20", "--store", str(store)]
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert set(payload) == JSON_KEYS and payload["regime"] == "china-2018"
+    assert {"court.blacklisted", "sesame.mean_score", "cascade_wrongful"} <= set(payload["metrics"])
+    explained = runner.invoke(app, ["explain", payload["run_id"], "7", "--store", str(store)])
+    assert explained.exit_code == 0 and "[court]" in explained.stdout
+    bad = world_file(
+        tmp_path, "operators:\n  a: rongcheng\nflows:\n  - {from: a, to: b, events: [charity]}\n"
+    )
+    refused = runner.invoke(app, ["run", str(bad), "--store", str(store)])
+    assert refused.exit_code == 2
+    assert f"{bad}:5: flows.0.to: unknown operator" in refused.output

@@ -5,6 +5,8 @@ Synthetic citizens only: scsim never reads, identifies, scores or ranks a real p
     import scsim
     regime = scsim.load_regime("rongcheng")          # a built-in name or a path
     run = scsim.simulate(regime, population=100_000, days=365, seed=1)
+    world = scsim.load_world("china-2018")           # several regimes, one population
+    wrun = scsim.simulate(world, population=100_000, days=365, seed=1)
     with scsim.open_store("scsim.duckdb") as store:
         store.save(run)
     scsim.compare(run, other_run)    # paired, agent by agent (same population, days, seed)
@@ -26,11 +28,13 @@ from scsim.errors import ScsimError
 
 if TYPE_CHECKING:
     from scsim.analysis.compare import compare
-    from scsim.engine.result import Run
+    from scsim.engine.result import Run, WorldRun
     from scsim.engine.run import simulate
     from scsim.regime import builtin_names as builtin_regimes
     from scsim.regime import load_regime
     from scsim.store import open_store
+    from scsim.world import builtin_world_names as builtin_worlds
+    from scsim.world import load, load_world
 
 try:
     __version__ = _version("scsim")
@@ -40,10 +44,14 @@ except PackageNotFoundError:  # pragma: no cover - a source tree that is not ins
 __all__ = [
     "Run",
     "ScsimError",
+    "WorldRun",
     "__version__",
     "builtin_regimes",
+    "builtin_worlds",
     "compare",
+    "load",
     "load_regime",
+    "load_world",
     "open_store",
     "simulate",
 ]
@@ -56,6 +64,10 @@ _LAZY = {
     "builtin_regimes": ("scsim.regime", "builtin_names"),
     "open_store": ("scsim.store", "open_store"),
     "compare": ("scsim.analysis.compare", "compare"),
+    "WorldRun": ("scsim.engine.result", "WorldRun"),
+    "load": ("scsim.world", "load"),
+    "load_world": ("scsim.world", "load_world"),
+    "builtin_worlds": ("scsim.world", "builtin_world_names"),
 }
 
 

@@ -183,6 +183,9 @@ _SECTIONS: list[tuple[str, tuple[str, ...]]] = [
 
 def _section_of(metric: str) -> str:
     family = metric.split(".", 1)[0]
+    known = {f for _, families in _SECTIONS for f in families}
+    if family not in known and "." in metric:  # a world's "<operator>.<metric>"
+        family = metric.split(".")[1]
     for title, families in _SECTIONS:
         if family in families:
             return title
@@ -283,7 +286,7 @@ def run(
     # work (a library's chatter) goes to stderr.
     quiet = contextlib.redirect_stdout(sys.stderr) if json_ else contextlib.nullcontext()
     with quiet:
-        loaded = scsim.load_regime(regime, overrides)
+        loaded = scsim.load(regime, overrides)
         with scsim.open_store(store):  # a bad store path fails now, not after the run
             pass
         first, ids, summaries = _simulate_batch(
@@ -370,12 +373,14 @@ def regimes() -> None:
     """List the built-in regimes, one line each: name — description."""
     for name in scsim.builtin_regimes():
         typer.echo(f"{name} — {scsim.load_regime(name).description}")
+    for name in scsim.builtin_worlds():
+        typer.echo(f"{name} (world) — {scsim.load_world(name).description}")
 
 
 @app.command()
 def show(regime: RegimeArg, set_: SetOpt = None) -> None:
     """Print REGIME fully resolved (defaults filled, --set applied) as YAML."""
-    typer.echo(scsim.load_regime(regime, _overrides(set_)).to_yaml().rstrip("\n"))
+    typer.echo(scsim.load(regime, _overrides(set_)).to_yaml().rstrip("\n"))
 
 
 @app.command()
@@ -385,7 +390,7 @@ def validate(
     """Check a regime file: `ok: <name>`, or what is wrong and where (exit 2)."""
     if not file.is_file():
         raise OptionError(f"FILE {str(file)!r}: no such file")
-    typer.echo(f"ok: {scsim.load_regime(str(file)).name}")
+    typer.echo(f"ok: {scsim.load(str(file)).name}")
 
 
 @app.command()

@@ -114,6 +114,12 @@ def compare(a: Run | Sequence[Run], b: Run | Sequence[Run]) -> Comparison:
     """
     runs_a = _as_batch(a)
     runs_b = _as_batch(b)
+    for run in (*runs_a, *runs_b):
+        if hasattr(run, "world"):
+            raise ScsimError(
+                f"compare: run {run.run_id or ''} is of world {run.world.name}; compare one "
+                "operator's runs, e.g. compare(a.runs['court'], b.runs['court'])"
+            )
     first_a, first_b = runs_a[0], runs_b[0]
     _check_pairable(first_a, first_b)
     notes: list[str] = []

@@ -201,3 +201,67 @@ def _stack(frames: list[pl.DataFrame]) -> pl.DataFrame:
             )
         )
     return pl.concat(out, how="vertical")
+
+
+def world_from_frames(
+    world: World,
+    row: dict[str, Any],
+    daily: pl.DataFrame,
+    agents: pl.DataFrame,
+    summary: dict[str, float],
+    stocks: frozenset[str],
+    run_id: str,
+    events: pl.DataFrame | None,
+    transitions: pl.DataFrame | None,
+    list_moves: pl.DataFrame | None,
+) -> WorldRun:
+    """A stored world run, its operators' runs cut back out of the world's frames."""
+    import json
+
+    import polars as pl
+
+    params = json.loads(row["params"])
+    common = {
+        "population": row["population"],
+        "days": row["days"],
+        "seed": row["seed"],
+        "seconds": row["seconds"],
+        "started": row["started"],
+        "finished": row["finished"],
+        "params": params,
+    }
+
+    def own(frame: pl.DataFrame | None, op: str) -> pl.DataFrame | None:
+        if frame is None:
+            return None
+        return frame.filter(pl.col("operator") == op).drop("operator")
+
+    runs = {}
+    for op, regime in world.regimes.items():
+        p = f"{op}."
+        mine = {c: c.removeprefix(p) for c in daily.columns if c.startswith(p)}
+        cols = {c: c.removeprefix(p) for c in agents.columns if c.startswith(p)}
+        runs[op] = Run(
+            regime=regime,
+            daily=daily.select("day", "group", *mine).rename(mine),
+            agents=agents.select(*PERSON_COLUMNS, *cols).rename(cols),
+            summary={k.removeprefix(p): v for k, v in summary.items() if k.startswith(p)},
+            stocks=frozenset(k.removeprefix(p) for k in stocks if k.startswith(p)),
+            events=own(events, op),
+            transitions=own(transitions, op),
+            list_moves=own(list_moves, op),
+            **common,
+        )
+    return WorldRun(
+        world=world,
+        runs=runs,
+        daily=daily,
+        agents=agents,
+        summary=summary,
+        stocks=stocks,
+        run_id=run_id,
+        events=events,
+        transitions=transitions,
+        list_moves=list_moves,
+        **common,
+    )

@@ -45,6 +45,8 @@ def write_report(runs: Sequence[Run], output: str | Path, *, format: Format = "h
     """
     if not runs:
         raise OptionError("report: no run given; pass at least one run id")
+    # A world reports as its operators, one run each.
+    runs = [op for run in runs for op in (run.runs.values() if hasattr(run, "world") else [run])]
     out = check_output(output, format)
     if format == "html":
         from scsim.report import html

@@ -52,6 +52,7 @@ import duckdb
 import polars as pl
 
 from scsim.errors import ScsimError
+from scsim.world import World
 
 if TYPE_CHECKING:
     from scsim.engine.result import Run
@@ -286,6 +287,8 @@ class Store:
         layout["summary"] = list(run.summary)
         layout["agents"] = _schema_spec(run.agents)
         logs = {name: _log_frame(run, name) for name in _LOGS}
+        if hasattr(run, "world"):  # a world's logs: the operator goes into the names
+            logs = {name: _prefix_operator(frame) for name, frame in logs.items()}
         for name, frame in logs.items():
             layout[name] = None if frame is None else _schema_spec(frame)
         summary = _summary_frame(run)
@@ -463,8 +466,17 @@ class Store:
             agents = _restore_dtypes(agents, layout["agents"])
         else:
             agents = pl.DataFrame()
+        regime = _regime_from_yaml(row["regime_yaml"])
+        if isinstance(regime, World):
+            from scsim.engine.result import world_from_frames
+
+            logs = {name: self._load_log(name, run_id, layout) for name in _LOGS}
+            return world_from_frames(
+                regime, row, daily, agents, summary, stocks, run_id,
+                **{name: _split_operator(frame) for name, frame in logs.items()},
+            )  # fmt: skip
         return Run(
-            regime=_regime_from_yaml(row["regime_yaml"]),
+            regime=regime,
             population=row["population"],
             days=row["days"],
             seed=row["seed"],
@@ -606,15 +618,47 @@ def _summary_frame(run: Run) -> pl.DataFrame:
     )
 
 
+# Columns of a world's logs that name something of one operator: stored as
+# "<operator>:<name>" in the shared tables, split again on loading.
+_OPERATOR_COLUMNS = ("observer", "list", "from_grade", "to_grade")
+
+
+def _prefix_operator(frame: pl.DataFrame | None) -> pl.DataFrame | None:
+    if frame is None:
+        return None
+    op = pl.col("operator")
+    named = [c for c in _OPERATOR_COLUMNS if c in frame.columns]
+    return frame.with_columns(
+        [pl.concat_str([op, pl.lit(":"), pl.col(c).cast(pl.String)]).alias(c) for c in named]
+    ).drop("operator")
+
+
+def _split_operator(frame: pl.DataFrame | None) -> pl.DataFrame | None:
+    if frame is None:
+        return None
+    named = [c for c in _OPERATOR_COLUMNS if c in frame.columns]
+    first = pl.col(named[0]).str.split_exact(":", 1)
+    return frame.select(
+        first.struct.field("field_0").alias("operator"),
+        *[
+            pl.col(c).str.split_exact(":", 1).struct.field("field_1").alias(c)
+            if c in named
+            else pl.col(c)
+            for c in frame.columns
+        ],
+    )
+
+
 def _regime_from_yaml(text: str) -> Any:
-    """Rebuild a regime from its stored resolved YAML through the public loader."""
-    from scsim.regime import load_regime
+    """Rebuild a regime (or a world) from its stored resolved YAML through the
+    public loader."""
+    from scsim.world import load
 
     with tempfile.TemporaryDirectory(prefix="scsim-") as tmp:
         path = Path(tmp) / "regime.yaml"
         path.write_text(text, encoding="utf-8")
         try:
-            return load_regime(str(path))
+            return load(str(path))
         except ScsimError as e:
             raise ScsimError(
                 f"the stored regime no longer loads with this version of scsim: {e}"

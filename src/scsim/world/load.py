@@ -39,7 +39,8 @@ __all__ = ["builtin_world_names", "is_world", "load", "load_world"]
 #: Population keys of the first operator's network that are the world's graph.
 GRAPH_KEYS = ("degree", "locality", "homophily", "degree_spread")
 #: Behaviour keys that make people change: only the first operator's records drive
-#: behaviour change (``engine.world``), so the others' copies drop them.
+#: behaviour change and distancing (``engine.world``), so the others' copies drop
+#: them (and their ``network.distancing``).
 RESPONSE_KEYS = ("deterrence", "chilled_by", "displaced_to", "gaming")
 
 
@@ -231,6 +232,8 @@ def _derive(world: World, originals: dict[str, Regime], data: Any, where: str) -
         }
         for key in GRAPH_KEYS:
             d["network"][key] = getattr(society.network, key)
+        if k > 0:
+            d["network"]["distancing"] = None  # people drop ties once, as the first says
         for sender, watched in feeds[name].items():
             d["observers"].append(
                 {"name": sender, "kind": "records", "watches": sorted(watched),
