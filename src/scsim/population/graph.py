@@ -14,8 +14,10 @@ drawn inside the agent's own block with chance ``homophily`` (else uniformly). D
 spread: each agent's number of shortcut stubs is ``half * exp(sigma z - sigma^2 / 2)``
 (lognormal, mean kept), stochastically rounded: a heavy tail of well-connected agents.
 
-Ties dropped during a run are tombstones: ``indices[p] = -1`` at both ends of the tie
-(``engine.network``); rows keep their width, so nothing is rebuilt.
+``indptr`` is int32 when the graph has fewer than 2^31 tie ends (n below about 200M
+at degree 10), else int64. Ties dropped during a run are tombstones: ``indices[p] =
+-1`` at both ends of the tie (``engine.network``); rows keep their width, so nothing
+is rebuilt.
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ def friendship_graph(
     indices = np.empty(indptr[n], dtype=np.int32)
     _fill_lattice_and_out(indptr, h, start, dst, indices)
     _fill_in(indptr, h, start, dst, indices)
+    if indptr[n] <= np.iinfo(np.int32).max:  # 4 bytes an agent less below 2^31 tie ends
+        indptr = indptr.astype(np.int32)
     return indptr, indices
 
 
