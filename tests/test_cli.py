@@ -164,9 +164,11 @@ def test_regimes_lists_the_builtins_with_descriptions() -> None:
     result = invoke("regimes")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert len(lines) == len(scsim.builtin_regimes())
+    assert len(lines) == len(scsim.builtin_regimes()) + len(scsim.builtin_worlds())
     (rongcheng,) = [line for line in lines if line.startswith("rongcheng — ")]
     assert rongcheng == f"rongcheng — {scsim.load_regime('rongcheng').description}"
+    (china,) = [line for line in lines if line.startswith("china-2018 (world) — ")]
+    assert china.endswith(scsim.load_world("china-2018").description)
 
 
 def test_show_output_loads_back(tmp_path: Path) -> None:
