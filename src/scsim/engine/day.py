@@ -69,7 +69,9 @@ class DayLoop:
         self.rehab = np.zeros((n_groups, 2), dtype=np.int64)  # days on list, listings ended
         self.old = np.empty_like(self.state.score) if c.liability > 0 else None
         self.has_family = bool(c.family.any())
-        self.graph = network.Graph(c, pop.indptr, pop.indices, pop.group, n_groups, op_seed)
+        self.graph = network.Graph(
+            c, pop.indptr, pop.indices, pop.group, n_groups, op_seed, pop.proc
+        )
         penalty = c.low_friend_grade < c.n_grades
         self.lows = np.zeros(pop.n if penalty else 0, dtype=np.int32)  # low agents, by block
         self.friend_hits = np.zeros(n_groups, dtype=np.int64)
@@ -171,7 +173,7 @@ class DayLoop:
         st, p = self.state, self.pop
         if self.old is not None:
             np.copyto(self.old, st.score)
-            settle.couple(self.c, st, self.chunk, self.old, p.indptr, p.indices)
+            settle.couple(self.c, st, self.chunk, self.old, p.indptr, p.indices, p.proc)
         if self.c.low_friend_grade < self.c.n_grades:
             network.low_friend_penalty(self.c, st, self.chunk, p.indptr, p.indices, self.lows)
         settle.settle(

@@ -19,24 +19,36 @@ from numba import njit, prange
 from scsim.engine import rng
 from scsim.engine.compile import Compiled
 from scsim.engine.scoring import _taint
+from scsim.population import procedural
 
 #: Agents whose ties the score-assortativity metric reads (a fixed sample, by seed).
 ASSORTATIVITY_SAMPLE = 50_000
 
 
 class Graph:
-    """The live graph of one run, and what its metrics need between days."""
+    """The live graph of one run, and what its metrics need between days.
 
-    def __init__(self, c: Compiled, indptr, indices, group, n_groups: int, seed: int) -> None:
-        self.indptr, self.indices, self.group = indptr, indices, group
-        n = indptr.size - 1
-        self.live = np.diff(indptr).astype(np.int32)
-        self.group_degree = np.bincount(group, weights=self.live, minlength=n_groups).astype(
-            np.int64
-        )
+    ``proc``: a procedural graph (``population.procedural``, nothing stored); then the
+    CSR arrays are empty and only the readers that have a procedural form run (liability
+    in ``settle.couple``, the degree metrics, assortativity): the regime schema refuses
+    the keys that need stored ties. Live degrees are kept only once something reads
+    them (the isolation metric, distancing), in the narrowest integer type that holds
+    the largest degree (1 byte an agent at degree 10).
+    """
+
+    def __init__(
+        self, c: Compiled, indptr, indices, group, n_groups: int, seed: int, proc=None
+    ) -> None:
+        self.indptr, self.indices, self.group, self.proc = indptr, indices, group, proc
+        n = group.size
+        self._live = None
+        deg = self._degrees()
+        self.group_degree = np.bincount(group, weights=deg, minlength=n_groups).astype(np.int64)
         self.dropped = np.zeros(n_groups, dtype=np.int64)
         self.shun_tab = c.shun_tab
         self.rate = c.distance_rate
+        if self.rate > 0:
+            self._live = deg
         self.who = np.empty(0, dtype=np.int32)  # shunned agents, by block (distancing)
         if n <= ASSORTATIVITY_SAMPLE:
             sample = np.arange(n)
@@ -45,8 +57,25 @@ class Graph:
             sample = np.flatnonzero(u < ASSORTATIVITY_SAMPLE / n)
         self.sample = sample.astype(np.int64)
 
+    def _degrees(self) -> np.ndarray:
+        if self.proc is not None:
+            return procedural.degrees(self.proc)
+        deg = np.diff(self.indptr)
+        for t in (np.uint8, np.uint16, np.int32):
+            if deg.max(initial=0) <= np.iinfo(t).max:
+                return deg.astype(t)
+        return deg
+
+    @property
+    def live(self) -> np.ndarray:
+        """Each agent's number of live ties (computed on the first read)."""
+        if self._live is None:
+            self._live = self._degrees()
+        return self._live
+
     def nbytes(self) -> int:
-        return self.live.nbytes + self.who.nbytes
+        live = self._live.nbytes if self._live is not None else 0
+        return live + self.who.nbytes + self.sample.nbytes
 
     def distance(self, key, grade0, listed0, chunk: int) -> None:
         """Each agent drops each tie to a shunned friend with chance ``rate``."""
@@ -66,7 +95,46 @@ class Graph:
     def assortativity(self, score0) -> float:
         """Pearson correlation of friends' scores over the live ties of the sample,
         each tie counted in both directions; NaN when the scores do not vary."""
+        g = self.proc
+        if g is not None:
+            return _assortativity_proc(self.sample, g.keys, g.n, g.n_local, score0)
         return _assortativity(self.sample, self.indptr, self.indices, score0)
+
+
+@njit(parallel=True, cache=True)
+def _assortativity_proc(sample, keys, n, n_local, score0):
+    # As _assortativity, with each sampled agent's friends computed.
+    parts = 64
+    sums = np.zeros((parts, 4))
+    ref = np.float64(score0[sample[0]]) if sample.size else 0.0
+    step = -(-sample.size // parts)
+    for part in prange(parts):
+        _assort_proc_part(sample, keys, n, n_local, score0, ref, part * step,
+                          min(sample.size, (part + 1) * step), sums[part])  # fmt: skip
+    return _pearson(sums)
+
+
+@njit(cache=True)
+def _assort_proc_part(sample, keys, n, n_local, score0, ref, start, stop, out):
+    m = 0.0
+    sx = 0.0
+    sxx = 0.0
+    sxy = 0.0
+    for t in range(start, stop):
+        i = sample[t]
+        x = np.float64(score0[i]) - ref
+        for r in range(n_local + keys.size):
+            j = procedural.partner(keys, n, n_local, r, i)
+            if j >= 0:
+                y = np.float64(score0[j]) - ref
+                m += 2.0
+                sx += x + y
+                sxx += x * x + y * y
+                sxy += 2.0 * x * y
+    out[0] = m
+    out[1] = sx
+    out[2] = sxx
+    out[3] = sxy
 
 
 @njit(parallel=True, cache=True)
@@ -80,11 +148,17 @@ def _assortativity(sample, indptr, indices, score0):
     for part in prange(parts):
         _assort_part(sample, indptr, indices, score0, ref, part * step,
                      min(sample.size, (part + 1) * step), sums[part])  # fmt: skip
+    return _pearson(sums)
+
+
+@njit(cache=True)
+def _pearson(sums):
+    """The correlation from the parts' sums, added in part order."""
     m = 0.0
     sx = 0.0
     sxx = 0.0
     sxy = 0.0
-    for part in range(parts):
+    for part in range(sums.shape[0]):
         m += sums[part, 0]
         sx += sums[part, 1]
         sxx += sums[part, 2]

@@ -13,6 +13,7 @@ from numba import njit, prange
 
 from scsim.engine import rng
 from scsim.engine.scoring import CLEAN_BIT
+from scsim.population import procedural
 
 # After the sweep, ``flags`` holds each agent's list moves of the day, two bits a list.
 BY_EVENT, BY_GRADE, LEFT = 1, 2, 3
@@ -54,18 +55,59 @@ def _clamp(s, lo, hi):
     return max(min(np.int64(s), hi), lo)
 
 
-@njit(parallel=True, cache=True)
-def couple(c, st, chunk, old, indptr, indices):
+def couple(c, st, chunk, old, indptr, indices, proc=None):
     """Network liability: each score moves ``liability`` of the way to its friends' mean.
 
     Reads yesterday's-and-today's-points scores from ``old`` (a copy, so the order of
     agents does not matter) and writes clamped, coupled scores. A stage of its own: its
     neighbour reads are the most expensive memory access of the day, paid only when
-    liability is on.
+    liability is on. ``proc``: a procedural graph (``population.procedural``), whose
+    friends are computed here instead of read from ``indptr`` and ``indices``.
     """
+    if proc is None:
+        _couple(c, st, chunk, old, indptr, indices)
+    else:
+        _couple_proc(c, st, chunk, old, proc.keys, proc.n, proc.n_local)
+
+
+@njit(parallel=True, cache=True)
+def _couple(c, st, chunk, old, indptr, indices):
     n = indptr.size - 1
     for blk in prange(-(-n // chunk)):
         _couple_block(c, st, blk * chunk, min(n, (blk + 1) * chunk), old, indptr, indices)
+
+
+@njit(parallel=True, cache=True)
+def _couple_proc(c, st, chunk, old, keys, n, n_local):
+    for blk in prange(-(-n // chunk)):
+        _couple_proc_block(c, st, blk * chunk, min(n, (blk + 1) * chunk), old, keys, n, n_local)
+
+
+@njit(cache=True)
+def _couple_proc_block(c, st, start, stop, old, keys, n, n_local):
+    # As _couple_block; each friend is computed once and read in both copies.
+    score, taint, track, enrolled = st.score, st.taint, st.track_clean, st.enrolled
+    lo, hi, liability = c.floor, c.ceiling, c.liability
+    for i in range(start, stop):
+        if not enrolled[i]:
+            continue
+        both = track and taint[i]
+        tot0 = np.int64(0)
+        tot1 = np.int64(0)
+        live = 0
+        for r in range(n_local + keys.size):
+            j = procedural.partner(keys, n, n_local, r, i)
+            if j >= 0:
+                tot0 += _clamp(old[0, j], lo, hi)
+                if both:
+                    tot1 += _clamp(old[1, j], lo, hi)
+                live += 1
+        for copy in range(2 if both else 1):
+            s = _clamp(old[copy, i], lo, hi)
+            if live > 0:
+                tot = tot1 if copy == 1 else tot0
+                s += np.int64(np.round(liability * (tot / live - s)))
+            score[copy, i] = s
 
 
 @njit(cache=True)

@@ -15,9 +15,14 @@ from numba import njit, prange
 from scsim.engine import rng
 from scsim.errors import OptionError
 from scsim.population.graph import friendship_graph
+from scsim.population.procedural import Procedural, degrees, procedural_graph
 from scsim.regime import Regime
+from scsim.regime.schema import stored_edge_keys
 
 MAX_POPULATION = 2_000_000_000
+#: ``network.graph: auto`` computes friends procedurally above this many agents (a CSR
+#: graph of degree 10 would take about 2.2 GB here), when the regime allows it.
+PROCEDURAL_ABOVE = 50_000_000
 
 
 class Rates(NamedTuple):
@@ -55,12 +60,15 @@ class Population:
     household: np.ndarray  # uint32[n]: household id, households are runs of ids
     hstart: np.ndarray  # int64[H + 1]: first id of each household (and n at the end)
     place: np.ndarray  # uint8[n]
-    indptr: np.ndarray  # int64[n + 1]: CSR friendship graph
+    indptr: np.ndarray  # int32 or int64 [n + 1]: CSR friendship graph (empty if procedural)
     indices: np.ndarray  # int32[E]; -1 marks a tie dropped during a run (both ends)
+    proc: Procedural | None = None  # the procedural graph, when friends are not stored
 
     def nbytes(self) -> int:
-        arrays = [getattr(self, f.name) for f in fields(self) if f.name not in ("n", "rates")]
-        return sum(a.nbytes for a in arrays) + sum(a.nbytes for a in self.rates[1:])
+        skip = ("n", "rates", "proc")
+        arrays = [getattr(self, f.name) for f in fields(self) if f.name not in skip]
+        graph = self.proc.nbytes() if self.proc is not None else 0
+        return sum(a.nbytes for a in arrays) + sum(a.nbytes for a in self.rates[1:]) + graph
 
     def agent_rates(self, first: int = 0, stop: int | None = None) -> np.ndarray:
         """The per-agent rates of agents ``first`` to ``stop``, float32[m, Bh], the values
@@ -71,6 +79,8 @@ class Population:
 
     def degree(self) -> np.ndarray:
         """Each agent's number of live ties (dropped ties are -1 in ``indices``)."""
+        if self.proc is not None:
+            return degrees(self.proc)
         deg = np.diff(self.indptr)
         dropped = np.flatnonzero(self.indices < 0)
         if dropped.size:
@@ -130,19 +140,33 @@ def build_population(regime: Regime, n: int, seed: int) -> Population:
     household, hstart = _households(
         rng.stage_key(seed, 0, rng.POP_HOUSEHOLD), n, regime.households.mean_size
     )
-    indptr, indices = friendship_graph(
-        rng.stage_key(seed, 0, rng.POP_GRAPH),
-        n,
-        net.degree,
-        net.locality,
-        net.homophily,
-        net.degree_spread,
-        blocks,
-    )
+    proc = None
+    if procedural(regime, n):
+        proc = procedural_graph(rng.stage_key(seed, 0, rng.POP_GRAPH), n, net.degree, net.locality)
+        indptr, indices = np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32)
+    else:
+        indptr, indices = friendship_graph(
+            rng.stage_key(seed, 0, rng.POP_GRAPH),
+            n,
+            net.degree,
+            net.locality,
+            net.homophily,
+            net.degree_spread,
+            blocks,
+        )
     return Population(
         n, group, lam_total, lam_group, rates, beh_col, household, hstart, place, indptr,
-        indices,
+        indices, proc,
     )  # fmt: skip
+
+
+def procedural(regime: Regime, n: int) -> bool:
+    """Whether friends are computed (``network.graph``): always for ``procedural``, for
+    ``auto`` above ``PROCEDURAL_ABOVE`` agents unless a key needs stored ties."""
+    net = regime.network
+    if net.graph == "auto":
+        return n > PROCEDURAL_ABOVE and not stored_edge_keys(regime) and net.degree <= 255
+    return net.graph == "procedural"
 
 
 def _blocks(n: int, shares: list[float]) -> np.ndarray:

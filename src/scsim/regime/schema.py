@@ -697,6 +697,14 @@ class Network(_Model):
     low_friend_penalty: LowFriendPenalty | None = Field(
         None, description="Points lost a day for each friend at or below a grade; null: none."
     )
+    graph: Literal["auto", "stored", "procedural"] = Field(
+        "auto",
+        description="How friends are kept: stored (CSR arrays, about 44 bytes an agent at "
+        "degree 10), procedural (computed from a hash of the agent's id each time they are "
+        "read: no memory, but no distancing, friend deductions, low-friend penalty, "
+        "deterrence seen by friends, homophily or degree spread), or auto (procedural above "
+        "50,000,000 agents when the regime needs none of those).",
+    )
 
 
 class Group(_Model):
@@ -917,6 +925,22 @@ class Regime(_Model):
                 net.low_friend_penalty.grade,
                 allowed_g,
             )
+        if net.graph == "procedural":
+            needs = stored_edge_keys(self)
+            if needs:
+                raise RegimeFieldError(
+                    ("network", "graph"),
+                    f"a procedural graph cannot drop or walk stored ties, which {needs[0]} needs",
+                    net.graph,
+                    "stored or auto, or a regime without " + ", ".join(needs),
+                )
+            if net.degree > 255:
+                raise RegimeFieldError(
+                    ("network", "graph"),
+                    f"a procedural graph has at most 255 friends an agent ({net.degree} asked)",
+                    net.graph,
+                    "stored or auto, or network.degree <= 255",
+                )
         if net.distancing is None:
             return
         shun = net.distancing.from_
@@ -1150,3 +1174,21 @@ def _canonical(value: Any) -> Any:
     if isinstance(value, list):
         return [_canonical(v) for v in value]
     return value
+
+
+def stored_edge_keys(regime: Regime) -> list[str]:
+    """The keys of a regime that need the graph's ties stored (ties dropped one by one,
+    or a graph shaped by groups or by a spread of degrees): a procedural graph has none
+    of those."""
+    net = regime.network
+    keys = [
+        ("network.distancing", net.distancing is not None),
+        ("network.friend_deductions", net.friend_deductions > 0),
+        ("network.low_friend_penalty", net.low_friend_penalty is not None),
+        ("network.homophily", net.homophily > 0),
+        ("network.degree_spread", net.degree_spread > 0),
+    ]
+    for name, beh in regime.behaviours.items():
+        seen = beh.deterrence is not None and beh.deterrence.seen == "friends"
+        keys.append((f"behaviours.{name}.deterrence.seen: friends", seen))
+    return [k for k, on in keys if on]
