@@ -304,3 +304,17 @@ def test_progress_bar_reports_days_on_stderr(capsys: pytest.CaptureFixture[str])
     with _progress_bar(3, enabled=False) as progress:
         assert progress is None
     assert capsys.readouterr().out == ""
+
+
+def test_a_large_run_stores_aggregates_only_unless_asked(tmp_path: Path) -> None:
+    store = tmp_path / "s.duckdb"
+    args = ["run", "rongcheng", *SMALL, "--store", str(store), "--json"]
+    lean = json.loads(invoke(*args, "--no-events", "--no-agents").stdout)
+    full = json.loads(invoke(*args).stdout)
+    assert lean["metrics"] == full["metrics"]
+    with open_store(store) as s:
+        assert s.load(lean["run_id"]).agents.width == 0
+        assert s.load(lean["run_id"]).events is None
+        assert s.load(full["run_id"]).agents.height == 2000
+    refused = invoke("explain", lean["run_id"], "3", "--store", str(store))
+    assert refused.exit_code == 2 and "no provenance" in refused.output

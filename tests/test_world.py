@@ -253,3 +253,17 @@ def test_scsim_run_takes_a_world_and_explain_reads_it_back(tmp_path):
     refused = runner.invoke(app, ["run", str(bad), "--store", str(store)])
     assert refused.exit_code == 2
     assert f"{bad}:5: flows.0.to: unknown operator" in refused.output
+
+
+def test_a_run_can_keep_aggregates_only():
+    world = load_world("china-2018")
+    run = scsim.simulate(world, population=2000, days=10, seed=1, keep_events=False,
+                         keep_agents=False)  # fmt: skip
+    full = scsim.simulate(world, population=2000, days=10, seed=1)
+    assert run.agents.width == 0 and run.events is None
+    assert run.daily.equals(full.daily)
+    with pytest.raises(scsim.ScsimError, match="kept no provenance"):
+        run.runs["court"].explain(0)
+    no_agents = scsim.simulate(world, population=2000, days=10, seed=1, keep_agents=False)
+    with pytest.raises(scsim.ScsimError, match="kept no per-agent state"):
+        no_agents.runs["court"].explain(0)

@@ -39,6 +39,9 @@ MAX_DAYS = 36_500
 MAX_SEED = 2**63 - 1
 MAX_REPLICATES = 1000
 DEFAULT_STORE = "scsim.duckdb"
+#: Largest population whose per-agent frames (final state, event log) a run keeps by
+#: default: above it a run stores aggregates only (a billion agents' rows do not fit).
+PER_AGENT_LIMIT = 10_000_000
 
 
 def _stderr_console() -> Console:
@@ -274,9 +277,32 @@ def run(
             help="Run seeds SEED..SEED+K-1, store each, and add 95% intervals across them.",
         ),
     ] = 1,
+    events: Annotated[
+        bool | None,
+        typer.Option(
+            "--events/--no-events",
+            help="Keep every recorded event and list move, for `scsim explain` "
+            f"(default: when the population is at most {PER_AGENT_LIMIT:,}).",
+        ),
+    ] = None,
+    agents: Annotated[
+        bool | None,
+        typer.Option(
+            "--agents/--no-agents",
+            help="Keep the final state of every agent "
+            f"(default: when the population is at most {PER_AGENT_LIMIT:,}).",
+        ),
+    ] = None,
 ) -> None:
-    """Simulate REGIME and store the run (or K replicate runs with --replicates K)."""
+    """Simulate REGIME (a regime or a world) and store the run (or K replicate runs
+    with --replicates K). Above 10 million agents only aggregates are kept unless
+    --events or --agents asks for more."""
     overrides = _overrides(set_)
+    small = population <= PER_AGENT_LIMIT
+    keep = {
+        "keep_events": small if events is None else events,
+        "keep_agents": small if agents is None else agents,
+    }
     if seed + replicates - 1 > MAX_SEED:
         raise OptionError(
             f"--seed {seed} with --replicates {replicates}: the last seed would exceed "
@@ -290,7 +316,7 @@ def run(
         with scsim.open_store(store):  # a bad store path fails now, not after the run
             pass
         first, ids, summaries = _simulate_batch(
-            loaded, population, days, seed, threads, replicates, store
+            loaded, population, days, seed, threads, replicates, store, keep
         )
     ci = None
     if replicates > 1:
@@ -313,6 +339,7 @@ def _simulate_batch(
     threads: int | None,
     replicates: int,
     store: Path,
+    keep: dict[str, bool],
 ) -> tuple[Run, list[str], list[dict[str, float]]]:
     """Simulate seeds ``seed..seed+replicates-1``, storing each as it finishes.
 
@@ -333,6 +360,7 @@ def _simulate_batch(
                     seed=seed + k,
                     threads=threads,
                     progress=progress,
+                    **keep,
                 )
                 with scsim.open_store(store) as s:
                     ids.append(s.save(result, batch=ids[0] if ids else None))

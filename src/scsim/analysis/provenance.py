@@ -92,6 +92,11 @@ def explain(run: Run, agent: int) -> Explanation:
             "explain: this run kept no provenance (it was made with keep_events=False); "
             "run it again with events kept"
         )
+    if run.agents.width == 0:
+        raise ScsimError(
+            "explain: this run kept no per-agent state (it was made with --no-agents or "
+            "keep_agents=False); run it again with agents kept"
+        )
     if not 0 <= agent < run.population:
         raise ScsimError(
             f"explain: agent {agent} does not exist (allowed: 0 to {run.population - 1})"

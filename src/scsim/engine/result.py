@@ -122,7 +122,6 @@ def world_run(world: World, runs: dict[str, Run], joint, sim, started, seconds, 
     """The world's frames from its operators' runs and its own daily metrics."""
     import polars as pl
 
-    from scsim.engine.world import _joint_members
     from scsim.metrics.frames import daily_frame, summary
 
     first = next(iter(runs.values()))
@@ -131,10 +130,7 @@ def world_run(world: World, runs: dict[str, Run], joint, sim, started, seconds, 
     daily = pl.concat(
         [
             first.daily.select("day", "group"),
-            *(
-                r.daily.drop("day", "group").rename(lambda c, n=n: f"{n}.{c}")
-                for n, r in runs.items()
-            ),
+            *(r.daily.drop("day", "group").rename(_prefix(n)) for n, r in runs.items()),
             world_daily.drop("day", "group"),
         ],
         how="horizontal",
@@ -142,16 +138,6 @@ def world_run(world: World, runs: dict[str, Run], joint, sim, started, seconds, 
     totals = {f"{n}.{k}": v for n, r in runs.items() for k, v in r.summary.items()}
     totals |= summary(joint[:, 0, :], sim.world_names, set(sim.world_names))
     stocks = {f"{n}.{k}" for n, r in runs.items() for k in r.stocks} | set(sim.world_names)
-    agents = first.agents.select(*PERSON_COLUMNS)
-    for n, r in runs.items():
-        own = r.agents.drop(*PERSON_COLUMNS)
-        agents = agents.hstack(own.rename(lambda c, n=n: f"{n}.{c}"))
-    for j in sim.joints:
-        real, clean = _joint_members(j, sim.loops[j.on].state)
-        agents = agents.with_columns(
-            pl.Series(f"sanctioned.{j.name}", real),
-            pl.Series(f"wrongfully_sanctioned.{j.name}", real & ~clean),
-        )
 
     def logs(attr: str) -> pl.DataFrame | None:
         frames = [
@@ -168,7 +154,7 @@ def world_run(world: World, runs: dict[str, Run], joint, sim, started, seconds, 
         days=first.days,
         seed=first.seed,
         daily=daily,
-        agents=agents,
+        agents=first.agents if first.agents.width == 0 else _world_agents(runs, sim),
         summary=totals,
         stocks=frozenset(stocks),
         seconds=seconds,
@@ -182,6 +168,30 @@ def world_run(world: World, runs: dict[str, Run], joint, sim, started, seconds, 
         list_moves=logs("list_moves"),
         transitions=logs("transitions"),
     )
+
+
+def _prefix(name: str):
+    return lambda column: f"{name}.{column}"
+
+
+def _world_agents(runs: dict[str, Run], sim) -> pl.DataFrame:
+    """One row per agent: the person's columns once, each operator's prefixed, then
+    the joint sanctions in force at the end."""
+    import polars as pl
+
+    from scsim.engine.world import _joint_members
+
+    first = next(iter(runs.values()))
+    agents = first.agents.select(*PERSON_COLUMNS)
+    for n, r in runs.items():
+        agents = agents.hstack(r.agents.drop(*PERSON_COLUMNS).rename(_prefix(n)))
+    for j in sim.joints:
+        real, clean = _joint_members(j, sim.loops[j.on].state)
+        agents = agents.with_columns(
+            pl.Series(f"sanctioned.{j.name}", real),
+            pl.Series(f"wrongfully_sanctioned.{j.name}", real & ~clean),
+        )
+    return agents
 
 
 def _stack(frames: list[pl.DataFrame]) -> pl.DataFrame:

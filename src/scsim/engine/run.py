@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numba
 import numpy as np
+import polars as pl
 
 from scsim.engine.compile import compile_regime
 from scsim.engine.day import DayLoop
@@ -42,6 +43,7 @@ def simulate(
     chunk_size: int | None = None,
     progress: Progress | None = None,
     keep_events: bool = True,
+    keep_agents: bool = True,
 ) -> Run | WorldRun:
     """Live ``days`` days of a synthetic population under a regime, or a world of
     several (then a :class:`WorldRun`; a world of one gives that regime's ``Run``).
@@ -49,14 +51,18 @@ def simulate(
     ``population`` defaults to the regime's own ``population`` key, else 100,000.
     The result depends only on the regime, ``population``, ``days`` and ``seed``:
     ``threads`` and ``chunk_size`` change the speed, never a number. ``keep_events``
-    keeps every recorded event for ``run.events`` (about 22 bytes an event).
+    keeps every recorded event for ``run.events`` (about 22 bytes an event);
+    ``keep_agents`` keeps the final state, one row per agent, in ``run.agents`` (about
+    40 bytes an agent). Without them a run hands back aggregates only, which is what a
+    run of a billion agents can afford.
     """
     if not isinstance(regime, Regime | World):
         regime = load(regime)
     if isinstance(regime, World):
         return _simulate_world(
-            regime, population, days, seed, threads, chunk_size, progress, keep_events
-        )
+            regime, population, days, seed, threads, chunk_size, progress, keep_events,
+            keep_agents,
+        )  # fmt: skip
     if population is None:
         population = regime.population or DEFAULT_POPULATION
     _check_options(population, days, seed, threads, chunk_size)
@@ -74,7 +80,7 @@ def simulate(
                 progress(day + 1, days)
     t2 = time.perf_counter()
     params = _params(threads, chunk_size, t0, t1, t2)
-    return _operator_run(sim, daily, seed, days, started, t2 - t0, params)
+    return _operator_run(sim, daily, seed, days, started, t2 - t0, params, keep_agents)
 
 
 def _params(threads, chunk_size, t0: float, t1: float, t2: float) -> dict:
@@ -87,7 +93,14 @@ def _params(threads, chunk_size, t0: float, t1: float, t2: float) -> dict:
 
 
 def _operator_run(
-    sim: DayLoop, daily: np.ndarray, seed: int, days: int, started, seconds: float, params
+    sim: DayLoop,
+    daily: np.ndarray,
+    seed: int,
+    days: int,
+    started,
+    seconds: float,
+    params,
+    keep_agents: bool = True,
 ) -> Run:
     """One regime's run from its day loop and its daily metrics [day, group, metric]."""
     regime, pop = sim.regime, sim.pop
@@ -97,7 +110,7 @@ def _operator_run(
         days=days,
         seed=seed,
         daily=daily_frame(daily, sim.names, ["all", *(g.name for g in regime.groups)]),
-        agents=agents_frame(regime, sim.c, pop, sim.state),
+        agents=agents_frame(regime, sim.c, pop, sim.state) if keep_agents else pl.DataFrame(),
         summary=summary(daily[:, 0, :], sim.names, set(stock_names(regime))),
         stocks=frozenset(stock_names(regime)),
         seconds=seconds,
@@ -114,7 +127,7 @@ def _operator_run(
 
 
 def _simulate_world(
-    world: World, population, days, seed, threads, chunk_size, progress, keep_events
+    world: World, population, days, seed, threads, chunk_size, progress, keep_events, keep_agents
 ) -> Run | WorldRun:
     from scsim.engine.world import WorldLoop
 
@@ -142,7 +155,9 @@ def _simulate_world(
     t2 = time.perf_counter()
     params = _params(threads, chunk_size, t0, t1, t2)
     runs = {
-        name: _operator_run(sim.loops[name], daily[name], seed, days, started, t2 - t0, params)
+        name: _operator_run(
+            sim.loops[name], daily[name], seed, days, started, t2 - t0, params, keep_agents
+        )
         for name in sim.order
     }
     if world.single:
