@@ -83,31 +83,52 @@ def _couple_proc(c, st, chunk, old, keys, n, n_local):
         _couple_proc_block(c, st, blk * chunk, min(n, (blk + 1) * chunk), old, keys, n, n_local)
 
 
+#: Agents whose far friends are computed before any of their scores is read (so the
+#: reads, cache misses, overlap instead of waiting on each friend's hashes in turn).
+_BATCH = 256
+
+
 @njit(cache=True)
 def _couple_proc_block(c, st, start, stop, old, keys, n, n_local):
-    # As _couple_block; each friend is computed once and read in both copies.
+    # As _couple_block; each friend is computed once and read in both copies: the
+    # lattice as i -+ d, the far rounds through their matchings, a batch at a time.
     score, taint, track, enrolled = st.score, st.taint, st.track_clean, st.enrolled
     lo, hi, liability = c.floor, c.ceiling, c.liability
-    for i in range(start, stop):
-        if not enrolled[i]:
-            continue
-        both = track and taint[i]
-        tot0 = np.int64(0)
-        tot1 = np.int64(0)
-        live = 0
-        for r in range(n_local + keys.size):
-            j = procedural.partner(keys, n, n_local, r, i)
-            if j >= 0:
+    h = n_local // 2
+    far = np.empty((_BATCH, keys.size), dtype=np.int64)
+    for first in range(start, stop, _BATCH):
+        last = min(stop, first + _BATCH)
+        for i in range(first, last):
+            for k in range(keys.size):
+                far[i - first, k] = procedural.far(keys[k], n, i)
+        for i in range(first, last):
+            if not enrolled[i]:
+                continue
+            both = track and taint[i]
+            tot0 = np.int64(0)
+            tot1 = np.int64(0)
+            live = 0
+            for d in range(-h, h + 1):
+                if d == 0:
+                    continue
+                j = procedural.lattice(n, i, d)
                 tot0 += _clamp(old[0, j], lo, hi)
                 if both:
                     tot1 += _clamp(old[1, j], lo, hi)
                 live += 1
-        for copy in range(2 if both else 1):
-            s = _clamp(old[copy, i], lo, hi)
-            if live > 0:
-                tot = tot1 if copy == 1 else tot0
-                s += np.int64(np.round(liability * (tot / live - s)))
-            score[copy, i] = s
+            for k in range(keys.size):
+                j = far[i - first, k]
+                if j >= 0:
+                    tot0 += _clamp(old[0, j], lo, hi)
+                    if both:
+                        tot1 += _clamp(old[1, j], lo, hi)
+                    live += 1
+            for copy in range(2 if both else 1):
+                s = _clamp(old[copy, i], lo, hi)
+                if live > 0:
+                    tot = tot1 if copy == 1 else tot0
+                    s += np.int64(np.round(liability * (tot / live - s)))
+                score[copy, i] = s
 
 
 @njit(cache=True)

@@ -125,9 +125,24 @@ def partner(keys, n, n_local, r, i):
     odd one out of a far round."""
     if r < n_local:
         h = n_local // 2
-        d = r - h if r < h else r - h + 1
-        return (i + d) % n
-    wkey = keys[r - n_local]
+        return lattice(n, i, r - h if r < h else r - h + 1)
+    return far(keys[r - n_local], n, i)
+
+
+@njit(inline="always", cache=True)
+def lattice(n, i, d):
+    """The lattice friend at offset d (``-h <= d <= h``), around the ring of ids."""
+    j = i + d
+    if j < 0:
+        return j + n
+    if j >= n:
+        return j - n
+    return j
+
+
+@njit(inline="always", cache=True)
+def far(wkey, n, i):
+    """Agent i's partner in the far round keyed ``wkey``, or -1 (the odd one out)."""
     z = perm(wkey, n, i) ^ 1
     if z >= n:
         return np.int64(-1)
