@@ -1,6 +1,7 @@
 """Throughput of the day loop and memory per agent, for a built-in regime.
 
     python bench/throughput.py [--regime rongcheng] [--sizes 1000000 10000000] [--days 30]
+                               [--set network.graph=procedural ...]
 
 Prints, per population size: seconds to build the population, the median seconds of a
 day and its agent-days per second (plus the spread over days), the whole loop's
@@ -26,8 +27,10 @@ from scsim.population import build_population
 from scsim.regime import load_regime
 
 
-def measure(regime_name: str, n: int, days: int, seed: int = 1) -> dict[str, float]:
-    regime = load_regime(regime_name)
+def measure(
+    regime_name: str, n: int, days: int, seed: int = 1, overrides: tuple[str, ...] = ()
+) -> dict[str, float]:
+    regime = load_regime(regime_name, overrides=list(overrides))
     t0 = time.perf_counter()
     pop = build_population(regime, n, seed)
     build = time.perf_counter() - t0
@@ -50,8 +53,11 @@ def measure(regime_name: str, n: int, days: int, seed: int = 1) -> dict[str, flo
         "pop_bytes": pop.nbytes() / n,
         "state_bytes": (loop.state.nbytes() + loop.graph.nbytes()) / n,
         "graph_bytes": (pop.indptr.nbytes + pop.indices.nbytes + loop.graph.nbytes()) / n,
+        # bytes per stored tie end; NaN for a procedural graph (no stored ties)
         "edge_bytes": (pop.indptr.nbytes + pop.indices.nbytes + loop.graph.nbytes())
-        / max(pop.indices.size, 1),
+        / pop.indices.size
+        if pop.indices.size
+        else float("nan"),
     }
 
 
@@ -60,6 +66,7 @@ def main() -> None:
     parser.add_argument("--regime", default="rongcheng")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--set", action="append", default=[], help="dotted.key=value")
     args = parser.parse_args()
 
     simulate(args.regime, population=1_000, days=3)  # compile the kernels
@@ -73,7 +80,7 @@ def main() -> None:
         f"{'(loop)':>10} {'B/agent':>8} {'(pop+graph / state)':>20} {'B/tie':>6}"
     )
     for n in args.sizes:
-        r = measure(args.regime, n, args.days)
+        r = measure(args.regime, n, args.days, overrides=tuple(args.set))
         print(
             f"{n:>12,} {r['build_s']:>8.2f} "
             f"{r['day_min_s']:>7.3f}/{r['day_median_s']:.3f}/{r['day_max_s']:.3f} "
