@@ -332,36 +332,56 @@ def family_sanctions(c, st, hstart, group, out, wrong_out):
 
 @njit(cache=True)
 def _family_part(c, st, hstart, group, first, last, out, wrong_out):
-    # Tuple fields unpacked once (see _settle_block).
+    # Tuple fields unpacked once (see _settle_block). Per household, one pass counts
+    # the members meeting each family act (real and clean copies); each member then
+    # carries it if the count less its own share is positive: linear in the household
+    # size, and a household where nobody meets any is left after the first pass.
     family, active, n_sanctions, wrong_tab = c.family, c.active, c.n_sanctions, c.wrong_tab
     grade, listed, taint, track = st.grade, st.listed, st.taint, st.track_clean
     out[:] = 0
     wrong_out[:] = 0
+    acts = np.flatnonzero(family)
+    real_n = np.zeros(acts.size, dtype=np.int64)
+    clean_n = np.zeros(acts.size, dtype=np.int64)
     for h in range(first, last):
         lo, hi = hstart[h], hstart[h + 1]
         if hi - lo < 2:
             continue
+        real_n[:] = 0
+        clean_n[:] = 0
+        anyone = False
+        for j in range(lo, hi):
+            k0, m0, k1, m1 = _both(grade, listed, taint, track, j)
+            for f in range(acts.size):
+                if active[acts[f], k0, m0]:
+                    real_n[f] += 1
+                    anyone = True
+                if active[acts[f], k1, m1]:
+                    clean_n[f] += 1
+        if not anyone:
+            continue
         for i in range(lo, hi):
-            own = False
-            if track and taint[i]:
-                own = wrong_tab[grade[0, i], _mask(listed, 0, i), grade[1, i], _mask(listed, 1, i)]
+            k0, m0, k1, m1 = _both(grade, listed, taint, track, i)
+            own = track and taint[i] and wrong_tab[k0, m0, k1, m1]
             any_wrong = False
-            for s in range(family.size):
-                if not family[s]:
-                    continue
-                real = clean = False
-                for j in range(lo, hi):
-                    if j == i:
-                        continue
-                    cp = 1 if track and taint[j] else 0
-                    real = real or active[s, grade[0, j], _mask(listed, 0, j)]
-                    clean = clean or active[s, grade[cp, j], _mask(listed, cp, j)]
-                if real:
+            for f in range(acts.size):
+                s = acts[f]
+                if real_n[f] - (1 if active[s, k0, m0] else 0) > 0:
                     out[group[i], s] += 1
-                    if s < n_sanctions and track and not clean:
+                    others_clean = clean_n[f] - (1 if active[s, k1, m1] else 0)
+                    if s < n_sanctions and track and others_clean == 0:
                         any_wrong = True
             if any_wrong and not own:
                 wrong_out[group[i]] += 1
+
+
+@njit(inline="always", cache=True)
+def _both(grade, listed, taint, track, i):
+    """(grade, list mask) of agent i in the real copy and in its clean one."""
+    k0, m0 = grade[0, i], _mask(listed, 0, i)
+    if track and taint[i]:
+        return k0, m0, grade[1, i], _mask(listed, 1, i)
+    return k0, m0, k0, m0
 
 
 @njit(inline="always", cache=True)
