@@ -1,0 +1,13 @@
+"""The engine: state arrays, compiled regimes, stage kernels and the day loop.
+
+Numba's OpenMP threads spin while they wait for work by default; on a shared machine
+(the 2-core machines this project runs on) a spinning thread holds a core another
+process needs, and a run on 2 threads took 5-10 times longer than on one
+(bench/peers/README.md). Passive waiting costs nothing measurable on a quiet machine
+(farm-bench, rongcheng 20,000 x 100 days: wall ratio 1.03, median of 4 pairs), so it
+is the default here; an OMP_WAIT_POLICY set by the user wins.
+"""
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
