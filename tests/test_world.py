@@ -110,6 +110,11 @@ def test_removing_a_flow_removes_its_cascade_and_nothing_else(tmp_path):
     assert with_flow.summary["sesame.sanctioned.credit_products_frozen"] > 0
     assert without.summary["sesame.sanctioned.credit_products_frozen"] == 0
     assert with_flow.summary["sanctions_per_listed"] > without.summary["sanctions_per_listed"]
+    key = "sanctions_per_listed.court.blacklist"  # one court listing brings Sesame's freeze
+    frozen = with_flow.summary["sesame.sanctioned.credit_products_frozen"]
+    listed = with_flow.summary["court.listed.blacklist"]
+    expected = without.summary[key] + frozen / listed
+    assert with_flow.summary[key] == pytest.approx(expected)
 
 
 def test_false_records_stay_false_downstream_and_count_in_the_cascade(tmp_path):

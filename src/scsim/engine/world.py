@@ -57,7 +57,10 @@ def world_metric_names(world: World) -> list[str]:
     names = []
     for j in world.joint_sanctions:
         names += [f"sanctioned.{j.name}", f"wrongfully_sanctioned.{j.name}"]
-    return [*names, "sanctions_per_listed", "cascade_wrongful"]
+    names += ["sanctions_per_listed", "cascade_wrongful"]
+    for op, regime in world.regimes.items():
+        names += [f"sanctions_per_listed.{op}.{lst.name}" for lst in regime.all_lists]
+    return names
 
 
 class WorldLoop:
@@ -176,26 +179,33 @@ class WorldLoop:
         total = np.zeros(self.pop.n, dtype=np.int32)  # sanctions in force, per agent
         wrong = np.zeros(g, dtype=np.int64)  # (agent, sanction) pairs without cause
         listed = np.zeros(self.pop.n, dtype=np.bool_)
+        masks = []
         cols = []
         for name in self.order:
             loop = self.loops[name]
-            count, wrong_pairs, on_list = _sanctions(loop.c, loop.state)
+            count, wrong_pairs, mask = _sanctions(loop.c, loop.state)
             total += count
             wrong += np.bincount(group, weights=wrong_pairs, minlength=g).astype(np.int64)
-            listed |= on_list
+            listed |= mask > 0
+            masks.append((mask, loop.c.n_lists))
         for j in self.joints:
             real, clean = _joint_members(j, self.loops[j.on].state)
             total += real
             unfair = real & ~clean
             wrong += np.bincount(group[unfair], minlength=g)
             cols += [np.bincount(group[real], minlength=g), np.bincount(group[unfair], minlength=g)]
-        per_listed = np.bincount(group[listed], weights=total[listed], minlength=g)
-        n_listed = np.bincount(group[listed], minlength=g)
         cols = [_with_all(c) for c in cols]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            cols.append(_with_all(per_listed) / _with_all(n_listed))
-        cols.append(_with_all(wrong))
+        cols += [self._per_listed(listed, total), _with_all(wrong)]
+        for mask, n_lists in masks:
+            cols += [self._per_listed((mask >> li) & 1 == 1, total) for li in range(n_lists)]
         return np.column_stack(cols)
+
+    def _per_listed(self, on: np.ndarray, total: np.ndarray) -> np.ndarray:
+        """Mean sanctions in force on the agents ``on`` a list, per group and overall."""
+        group, g = self.pop.group, self.n_groups
+        per = np.bincount(group[on], weights=total[on], minlength=g)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return _with_all(per) / _with_all(np.bincount(group[on], minlength=g))
 
 
 def _with_all(per_group: np.ndarray) -> np.ndarray:
@@ -225,8 +235,8 @@ def _list_mask(listed: np.ndarray) -> np.ndarray:
 
 def _sanctions(c: Compiled, st) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per agent: the operator's sanctions in force on it (family ones aside: they
-    fall on others), how many of them the clean counterfactual does not have, and
-    whether it is on any of the operator's lists."""
+    fall on others), how many of them the clean counterfactual does not have, and the
+    mask of the operator's lists it is on."""
     own = c.active[: c.n_sanctions][~c.family[: c.n_sanctions]]  # [S, K, masks]
     mask = _list_mask(st.listed[0])
     grade = st.grade[0].astype(np.int64)
@@ -238,7 +248,7 @@ def _sanctions(c: Compiled, st) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         real = own[:, grade[idx], mask[idx]]
         clean = own[:, st.grade[1, idx].astype(np.int64), clean_mask]
         wrong[idx] = (real & ~clean).sum(0)
-    return count, wrong, mask > 0
+    return count, wrong, mask
 
 
 def _joint_members(j: Joint, st) -> tuple[np.ndarray, np.ndarray]:
