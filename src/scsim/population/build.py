@@ -80,8 +80,8 @@ class Population:
     def degree(self) -> np.ndarray:
         """Each agent's number of live ties (dropped ties are -1 in ``indices``)."""
         if self.proc is not None:
-            return degrees(self.proc)
-        deg = np.diff(self.indptr)
+            return degrees(self.proc).astype(np.int64)
+        deg = np.diff(self.indptr).astype(np.int64)  # int64 whatever indptr's width
         dropped = np.flatnonzero(self.indices < 0)
         if dropped.size:
             rows = np.searchsorted(self.indptr, dropped, side="right") - 1
