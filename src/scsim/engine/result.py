@@ -13,20 +13,10 @@ if TYPE_CHECKING:
     from scsim.world import World
 
 
-@dataclass
-class Run:
-    """One finished simulation.
+@dataclass(kw_only=True)
+class _Frames:
+    """What every finished run hands back, a regime's or a world's."""
 
-    ``daily`` has one row per (day, group) with ``group == "all"`` for the whole
-    population, then one column per metric (DESIGN.md names). ``agents`` is the final
-    state, one row per agent. ``summary`` maps each metric to its value for the run:
-    a stock's value on the last day, a flow's total over the run. ``events`` has one row
-    per recorded event and ``list_moves`` one per entry onto or exit from a list (both
-    None when the run was made with ``keep_events=False``); ``transitions`` counts the
-    agents whose grade changed, per day and (from, to).
-    """
-
-    regime: Regime
     population: int
     days: int
     seed: int
@@ -46,6 +36,22 @@ class Run:
     @property
     def agent_days_per_s(self) -> float:
         return self.population * self.days / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(kw_only=True)
+class Run(_Frames):
+    """One finished simulation.
+
+    ``daily`` has one row per (day, group) with ``group == "all"`` for the whole
+    population, then one column per metric (DESIGN.md names). ``agents`` is the final
+    state, one row per agent. ``summary`` maps each metric to its value for the run:
+    a stock's value on the last day, a flow's total over the run. ``events`` has one row
+    per recorded event and ``list_moves`` one per entry onto or exit from a list (both
+    None when the run was made with ``keep_events=False``); ``transitions`` counts the
+    agents whose grade changed, per day and (from, to).
+    """
+
+    regime: Regime
 
     @property
     def by_group(self) -> pl.DataFrame:
@@ -71,8 +77,8 @@ class Run:
 PERSON_COLUMNS = ("agent", "group", "place", "household", "degree")
 
 
-@dataclass
-class WorldRun:
+@dataclass(kw_only=True)
+class WorldRun(_Frames):
     """One finished world: each operator's own :class:`Run` in ``runs`` (its frames
     exactly as a regime alone has them), and the world's frames, where every
     operator's metric and column is prefixed with the operator's name
@@ -84,30 +90,11 @@ class WorldRun:
 
     world: World
     runs: dict[str, Run]
-    population: int
-    days: int
-    seed: int
-    daily: pl.DataFrame
-    agents: pl.DataFrame
-    summary: dict[str, float]
-    stocks: frozenset[str]
-    seconds: float
-    started: str
-    finished: str
-    params: dict[str, Any] = field(default_factory=dict)
-    run_id: str | None = None
-    events: pl.DataFrame | None = None
-    transitions: pl.DataFrame | None = None
-    list_moves: pl.DataFrame | None = None
 
     @property
     def regime(self) -> World:
         """The world (what a stored run is "of", as a regime is for a ``Run``)."""
         return self.world
-
-    @property
-    def agent_days_per_s(self) -> float:
-        return self.population * self.days / self.seconds if self.seconds > 0 else 0.0
 
     def explain(self, agent: int) -> WorldExplanation:
         """Every sanction in force on ``agent`` at the end, by operator and joint, each

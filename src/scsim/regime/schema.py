@@ -133,6 +133,19 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
 
 
+class _Aliased(_Model):
+    # Keys that are Python words (``from``, ``list``, ``as``) are fields ending in "_";
+    # files and dumps use the words.
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        strict=True,
+        allow_inf_nan=False,
+        serialize_by_alias=True,
+        validate_by_name=True,
+    )
+
+
 def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else repr(x)
 
@@ -623,17 +636,8 @@ Shunned = Annotated[
 ]
 
 
-class Distancing(_Model):
+class Distancing(_Aliased):
     """Agents drop ties to friends who are listed, sanctioned or low in grade."""
-
-    model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
-        strict=True,
-        allow_inf_nan=False,
-        serialize_by_alias=True,
-        validate_by_name=True,
-    )
 
     rate: float = Field(
         ge=0,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from scsim.regime.schema import (
     MAX_POPULATION,
@@ -24,21 +24,10 @@ from scsim.regime.schema import (
     Regime,
     RegimeFieldError,
     Share,
+    _Aliased,
     _Model,
     _unique,
 )
-
-
-class _Aliased(_Model):
-    # ``from``, ``list`` and ``as`` are Python names: fields end in "_", files don't.
-    model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
-        strict=True,
-        allow_inf_nan=False,
-        serialize_by_alias=True,
-        validate_by_name=True,
-    )
 
 
 class Operator(_Model):
