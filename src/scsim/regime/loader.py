@@ -516,15 +516,20 @@ def _override(data: Any, text: str, root: type[BaseModel] = Regime) -> Loc:
 # ---------------------------------------------------------------------------- entry
 
 
-def _builtin_dir() -> Any:
-    return resources.files("scsim.regime").joinpath("builtin")
+def _builtin_dir(package: str = "scsim.regime") -> Any:
+    return resources.files(package).joinpath("builtin")
+
+
+def yaml_names(folder: Any) -> list[str]:
+    """The names of the YAML files in a package folder, sorted."""
+    return sorted(
+        p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml")
+    )
 
 
 def builtin_names() -> list[str]:
     """Names of the regimes shipped with scsim, sorted."""
-    return sorted(
-        p.name.removesuffix(".yaml") for p in _builtin_dir().iterdir() if p.name.endswith(".yaml")
-    )
+    return yaml_names(_builtin_dir())
 
 
 def _source(name_or_path: str | Path) -> tuple[str, str]:

@@ -30,6 +30,7 @@ from scsim.regime.loader import (
     builtin_names,
     load_regime,
     validate_mapping,
+    yaml_names,
 )
 from scsim.regime.schema import Behaviour, Regime
 from scsim.world.schema import Operator, World
@@ -50,9 +51,7 @@ def _builtin_dir() -> Any:
 
 def builtin_world_names() -> list[str]:
     """Names of the worlds shipped with scsim, sorted."""
-    return sorted(
-        p.name.removesuffix(".yaml") for p in _builtin_dir().iterdir() if p.name.endswith(".yaml")
-    )
+    return yaml_names(_builtin_dir())
 
 
 def _source(name_or_path: str | Path) -> tuple[str, str]:
