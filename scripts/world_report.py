@@ -48,8 +48,7 @@ def table(head: list[str], rows: list[list[str]]) -> list[str]:
 def report(name: str, population: int, days: int, seed: int) -> str:
     world = load_world(name)
     t0 = time.perf_counter()
-    run = scsim.simulate(world, population=population, days=days, seed=seed,
-                         keep_events=False)  # fmt: skip
+    run = scsim.simulate(world, population=population, days=days, seed=seed)
     base = scsim.simulate(alone(name), population=population, days=days, seed=seed,
                           keep_events=False)  # fmt: skip
     seconds = time.perf_counter() - t0
@@ -72,7 +71,11 @@ def report(name: str, population: int, days: int, seed: int) -> str:
         what = f"events {', '.join(f.events)}" if f.events else (
             f"list {f.list_}" if f.list_ else f"grade {f.grade} or lower"
         )  # fmt: skip
-        arrived = run.summary[f"{f.to}.recorded_by.{f.from_}"]
+        events = run.runs[f.to].events
+        names = [f.as_] if f.as_ else f.events
+        arrived = events.filter(
+            (pl.col("observer").cast(str) == f.from_) & pl.col("behaviour").cast(str).is_in(names)
+        ).height
         rows.append([f"{f.from_} → {f.to}", what, f"`{f.as_ or 'same'}`",
                      str(f.delay_days), f"{f.loss:g}", f"{arrived:,.0f}"])  # fmt: skip
     lines += table(["flow", "carries", "recorded as", "delay (days)", "loss",
