@@ -12,33 +12,11 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
 from scsim.engine.compile import compile_regime
+from scsim.engine.memory import arrays
 from scsim.engine.run import DEFAULT_CHUNK, DayLoop
 from scsim.population import build_population
 from scsim.regime import load_regime
-
-
-def arrays(prefix: str, obj, seen: set[int], depth: int = 0):
-    """(name, array) for every array reachable from ``obj``'s attributes or fields."""
-    if depth > 3:
-        return
-    if hasattr(obj, "_asdict"):
-        items = obj._asdict().items()
-    elif hasattr(obj, "__dict__"):
-        items = vars(obj).items()
-    else:
-        return
-    for key, value in items:
-        if isinstance(value, np.ndarray):
-            if id(value) not in seen:
-                seen.add(id(value))
-                yield prefix + key, value
-        elif key not in ("regime", "c", "pop") and (
-            hasattr(value, "_asdict") or hasattr(value, "__dict__")
-        ):
-            yield from arrays(f"{prefix}{key}.", value, seen, depth + 1)
 
 
 def main() -> None:

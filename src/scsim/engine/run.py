@@ -18,6 +18,7 @@ import polars as pl
 
 from scsim.engine.compile import compile_regime
 from scsim.engine.day import DayLoop
+from scsim.engine.memory import check_fits
 from scsim.engine.result import Run, WorldRun, world_run
 from scsim.errors import OptionError
 from scsim.metrics.frames import agents_frame, daily_frame, summary, transitions_frame
@@ -66,6 +67,7 @@ def simulate(
     if population is None:
         population = regime.population or DEFAULT_POPULATION
     _check_options(population, days, seed, threads, chunk_size)
+    check_fits(regime, population)
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     with _numba_threads(threads):
