@@ -20,8 +20,9 @@ a few hashes each time it is read.
 Against the CSR graph: the lattice is the same; every agent has exactly ``degree -
 2 h`` far ties instead of a number that varies (half drawn, half received), and a far
 tie may fall inside the lattice window (chance about ``2 h / n``). Mean degree,
-locality and clustering agree; ``tests/test_procedural_graph.py`` holds the runs
-statistically equivalent. Homophily and a spread of degrees are not offered.
+locality and the lattice's clustering are the same; ``tests/test_procedural_graph.py``
+holds the runs statistically equivalent. Homophily and a spread of degrees are not
+offered (the regime schema refuses them with a procedural graph).
 
 Every draw comes from ``engine.rng``, so the graph depends only on (seed, n, degree,
 locality): reproducible, and the same for any thread count or chunk size.
