@@ -8,7 +8,8 @@ on the rare event day a second hash to pick the behaviour and its points, the sc
 clamped, the grade looked up, a day count in the lowest grade, and the tallies per
 grade. Variants add network liability (each score moves 1 % towards the friends'
 mean): friends on a ring lattice only (ten reads of nearby ids), or nine on the
-lattice and one far friend (a random read, the cache miss a small world costs). The
+lattice and one far friend (a random read, the cache miss a small world costs), read
+one agent at a time or gathered 256 agents at a time (so the misses overlap). The
 state is 4 bytes of score and 2 of days in grade, plus a 4-byte copy of yesterday's
 scores when liability is on.
 
@@ -93,6 +94,35 @@ def day_liability(key, score, old, gdays, cum, lam, chunk, tallies, far_key, n_f
             tallies[blk, k] += 1
 
 
+@njit(parallel=True, cache=True)
+def day_liability_batched(key, score, old, gdays, cum, lam, chunk, tallies, far_key):
+    # As day_liability with one far friend, but the far friends' scores of 256 agents
+    # are gathered before any is used: the cache misses overlap instead of queueing.
+    n = score.size
+    for blk in prange(tallies.shape[0]):
+        tallies[blk] = 0
+        far = np.empty(256, dtype=np.int64)
+        stop = min(n, (blk + 1) * chunk)
+        for first in range(blk * chunk, stop, 256):
+            last = min(stop, first + 256)
+            for i in range(first, last):
+                j = rng.draw(rng.agent_base(far_key, i), np.uint64(0)) % np.uint64(n)
+                far[i - first] = old[j]
+            for i in range(first, last):
+                tot = far[i - first]
+                for d in range(1, 6):
+                    up, down = i + d, i - d
+                    tot += old[up - n if up >= n else up] + old[down + n if down < 0 else down]
+                tot -= old[i + 5 - n if i + 5 >= n else i + 5]
+                s = np.int64(old[i])
+                s += (tot // 10 - s) // 100
+                s = _day_one(i, s, key, lam, cum)
+                k = _grade(s)
+                gdays[i] = min(gdays[i] + 1, 65535) if k == GRADE_MIN.size else 0
+                score[i] = s
+                tallies[blk, k] += 1
+
+
 def measure(variant: str, n: int, days: int, chunk: int = 1 << 14) -> list[float]:
     score = np.full(n, 1000 * SCALE, dtype=np.int32)
     old = np.empty_like(score)
@@ -106,6 +136,9 @@ def measure(variant: str, n: int, days: int, chunk: int = 1 << 14) -> list[float
         t = time.perf_counter()
         if variant == "no neighbour reads":
             day_plain(key, score, gdays, cum, lam, chunk, tallies)
+        elif "batched" in variant:
+            np.copyto(old, score)
+            day_liability_batched(key, score, old, gdays, cum, lam, chunk, tallies, key ^ 7)
         else:
             np.copyto(old, score)
             n_far = 1 if "far" in variant else 0
@@ -126,6 +159,7 @@ def main() -> None:
         "no neighbour reads",
         "liability, 10 lattice friends",
         "liability, 9 lattice + 1 far friend",
+        "liability, 9 lattice + 1 far friend, batched",
     ):
         med = statistics.median(measure(variant, args.n, args.days))
         print(f"{variant:42} {med * 1e3:16.1f} {args.n / med:14.3g}")
