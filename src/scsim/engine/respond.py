@@ -162,7 +162,7 @@ class Responses:
         eff = eff + self.bots_by * self.game_rate
         eff = np.vstack([eff.sum(0, keepdims=True), eff])
         base = np.vstack([self.base.sum(0, keepdims=True), self.base])
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             return eff / base
 
 
