@@ -13,8 +13,8 @@ import polars as pl
 import pytest
 
 import scsim
+from refusal import assert_refused_at
 from scsim.engine.result import WorldRun
-from scsim.errors import RegimeError
 from scsim.world import builtin_world_names, load_world
 
 N, DAYS, SEED = 3000, 40, 11
@@ -202,12 +202,7 @@ def test_china_2018_reads_the_court_list_into_sesame():
     ],
 )  # fmt: skip
 def test_a_bad_world_is_refused_with_its_line(tmp_path, body, line, key, problem):
-    path = world_file(tmp_path, body)
-    with pytest.raises(RegimeError) as info:
-        load_world(path)
-    message = str(info.value)
-    assert message.startswith(f"{path}:{line}: {key}: "), message
-    assert problem in message, message
+    assert_refused_at(world_file(tmp_path, body), line, key, problem, "", load=load_world)
 
 
 def test_a_world_written_out_reads_back_equal(tmp_path):

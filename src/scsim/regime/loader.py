@@ -532,17 +532,21 @@ def builtin_names() -> list[str]:
     return yaml_names(_builtin_dir())
 
 
-def _source(name_or_path: str | Path) -> tuple[str, str]:
-    """(YAML text, label for messages) of a built-in name or a file path."""
-    if isinstance(name_or_path, str) and name_or_path in builtin_names():
-        text = _builtin_dir().joinpath(f"{name_or_path}.yaml").read_text(encoding="utf-8")
+def read_source(
+    name_or_path: str | Path, folder: Any = None, kind: str = "regime"
+) -> tuple[str, str]:
+    """(YAML text, label for messages) of a built-in name (a file of ``folder``, the
+    built-in regimes by default) or a file path."""
+    folder = folder or _builtin_dir()
+    names = yaml_names(folder)
+    if isinstance(name_or_path, str) and name_or_path in names:
+        text = folder.joinpath(f"{name_or_path}.yaml").read_text(encoding="utf-8")
         return text, f"builtin:{name_or_path}"
     path = Path(name_or_path)
     if not path.is_file():
-        names = ", ".join(builtin_names())
         raise RegimeError(
-            f"{name_or_path}: no such built-in regime or file "
-            f"(allowed: a path to a YAML file, or one of: {names})"
+            f"{name_or_path}: no such built-in {kind} or file "
+            f"(allowed: a path to a YAML file, or one of: {', '.join(names)})"
         )
     try:
         text = path.read_text(encoding="utf-8")
@@ -558,7 +562,7 @@ def load_regime(name_or_path: str | Path, overrides: Sequence[str] = ()) -> Regi
     :class:`~scsim.errors.RegimeError` saying ``file:line: dotted.key: problem``."""
     if isinstance(overrides, str):
         overrides = (overrides,)
-    text, where = _source(name_or_path)
+    text, where = read_source(name_or_path)
     data = _parse(text, where)
     if data is None:
         data = CommentedMap()

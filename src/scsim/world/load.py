@@ -29,6 +29,7 @@ from scsim.regime.loader import (
     _plain,
     builtin_names,
     load_regime,
+    read_source,
     validate_mapping,
     yaml_names,
 )
@@ -54,17 +55,6 @@ def builtin_world_names() -> list[str]:
     return yaml_names(_builtin_dir())
 
 
-def _source(name_or_path: str | Path) -> tuple[str, str]:
-    if isinstance(name_or_path, str) and name_or_path in builtin_world_names():
-        text = _builtin_dir().joinpath(f"{name_or_path}.yaml").read_text(encoding="utf-8")
-        return text, f"builtin:{name_or_path}"
-    path = Path(name_or_path)
-    try:
-        return path.read_text(encoding="utf-8"), str(path)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RegimeError(f"{path}: cannot read ({exc})") from None
-
-
 def is_world(name_or_path: str | Path) -> bool:
     """Whether a name or file is a world (a mapping with ``operators``)."""
     if isinstance(name_or_path, str):
@@ -86,6 +76,12 @@ def load(name_or_path: str | Path, overrides: Sequence[str] = ()) -> Regime | Wo
     """A regime or a world, whichever the name or file is."""
     if is_world(name_or_path):
         return load_world(name_or_path, overrides)
+    if not Path(name_or_path).is_file() and name_or_path not in builtin_names():
+        names = ", ".join([*builtin_names(), *builtin_world_names()])
+        raise RegimeError(
+            f"{name_or_path}: no such built-in regime, world or file "
+            f"(allowed: a path to a YAML file, or one of: {names})"
+        )
     return load_regime(name_or_path, overrides)
 
 
@@ -94,7 +90,7 @@ def load_world(name_or_path: str | Path, overrides: Sequence[str] = ()) -> World
     becomes one :class:`~scsim.errors.RegimeError` saying ``file:line: key: problem``."""
     if isinstance(overrides, str):
         overrides = (overrides,)
-    text, where = _source(name_or_path)
+    text, where = read_source(name_or_path, _builtin_dir(), "world")
     data = _parse(text, where)
     if not isinstance(data, dict):
         raise RegimeError(_message(where, 1, "", "not a mapping", data, "a mapping with operators"))
