@@ -5,8 +5,10 @@ are the ones the population's total rate was summed from."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from scsim.engine.compile import compile_regime
+from scsim.engine.day import DayLoop
 from scsim.engine.scoring import _points
 from scsim.engine.state import initial_state
 from scsim.population import build_population
@@ -80,7 +82,8 @@ def test_a_yearly_count_saturates_instead_of_wrapping():
 
 def test_rates_derived_on_demand_sum_to_the_stored_total():
     r = load_regime("national")
-    pop = build_population(r, 20_000, 3)
+    pop = build_population(r, 20_000, 3, keep_rates=False)
+    assert pop.rates.table.shape[0] == 0
     own = pop.agent_rates()
     assert own.dtype == np.float32 and own.shape == (20_000, 10)
     homo = pop.lam_group[:, pop.beh_col < 0].sum(axis=1)
@@ -91,3 +94,17 @@ def test_rates_derived_on_demand_sum_to_the_stored_total():
     col = pop.beh_col[list(r.behaviours).index("reads_party_paper")]
     mean = own[:, col].mean()
     assert abs(mean / r.behaviours["reads_party_paper"].rate - 1) < 0.1
+
+
+@pytest.mark.parametrize("name", ["national", "rongcheng"])
+def test_a_kept_rate_table_gives_the_run_derived_rates_give(name):
+    r = load_regime(name)
+    kept = build_population(r, 20_000, 3, keep_rates=True)
+    derived = build_population(r, 20_000, 3, keep_rates=False)
+    varying = sum(b.spread > 0 for b in r.behaviours.values())
+    assert kept.rates.table.shape == (20_000, varying) and derived.rates.table.shape[0] == 0
+    assert np.array_equal(kept.agent_rates(), derived.agent_rates())
+    loops = [DayLoop(r, compile_regime(r, 20_000), p, 3, 4096) for p in (kept, derived)]
+    for day in range(15):
+        rows = [loop.step(day) for loop in loops]
+        np.testing.assert_array_equal(rows[0], rows[1])

@@ -90,7 +90,7 @@ def behave(
     n_beh = lam_group.shape[1]
     width = out.shape[1]
     per_agent = lam_total.size == n
-    rkey, rlam, rsig, rkeys = rates  # unpacked once: no tuple reads in the loop
+    rkey, rlam, rsig, rkeys, rtable = rates  # unpacked once: no tuple reads in the loop
     true_counts[:] = 0
     for blk in prange(out.shape[0]):
         c = 0
@@ -102,7 +102,7 @@ def behave(
             for e in range(count):
                 target = rng.unit(rng.draw(base, np.uint64(e + 1))) * total
                 b = which_behaviour(
-                    target, i, g, n_beh, beh_col, rkey, rlam, rsig, rkeys, lam_group
+                    target, i, g, n_beh, beh_col, rkey, rlam, rsig, rkeys, rtable, lam_group
                 )
                 true_counts[blk, g, b] += 1
                 if c < width:
@@ -112,17 +112,21 @@ def behave(
 
 
 @njit(inline="always", cache=True)
-def which_behaviour(target, i, g, n_beh, beh_col, rkey, rlam, rsig, rkeys, lam_group):
+def which_behaviour(target, i, g, n_beh, beh_col, rkey, rlam, rsig, rkeys, rtable, lam_group):
     """The behaviour an event is, given ``target`` uniform in [0, the agent's total rate):
     each behaviour takes the slice of its own rate (the last takes what rounding
-    leaves). An agent's own rates are derived from the generator here, the same float32
-    values the population's total was summed from."""
+    leaves). An agent's own rates are read from the kept table, or derived from the
+    generator here: the same float32 values the population's total was summed from."""
     b = 0
     acc = 0.0
+    kept = rtable.shape[0] > 0
     while b < n_beh - 1:
         col = beh_col[b]
         if col >= 0:
-            acc += np.float64(agent_rate(rkey, rlam, rsig, rkeys, i, g, col))
+            if kept:
+                acc += np.float64(rtable[i, col])
+            else:
+                acc += np.float64(agent_rate(rkey, rlam, rsig, rkeys, i, g, col))
         else:
             acc += lam_group[g, b]
         if target < acc:

@@ -47,13 +47,13 @@ def arrays(prefix: str, obj, seen: set[int], depth: int = 0) -> Iterator[tuple[s
             yield from arrays(f"{prefix}{key}.", value, seen, depth + 1)
 
 
-def held_bytes(regime: Regime, n: int, seed: int = 0) -> int:
+def held_bytes(regime: Regime, n: int, seed: int = 0, keep_rates: bool | None = None) -> int:
     """Bytes of every array a day loop of ``n`` agents holds (population included)."""
     from scsim.engine.compile import compile_regime
     from scsim.engine.day import DayLoop
     from scsim.population import build_population
 
-    pop = build_population(regime, n, seed)
+    pop = build_population(regime, n, seed, keep_rates)
     loop = DayLoop(regime, compile_regime(regime, n), pop, seed, 1 << 14, keep_events=False)
     seen: set[int] = set()
     found = [*arrays("pop.", pop, seen), *arrays("loop.", loop, seen)]
@@ -61,13 +61,16 @@ def held_bytes(regime: Regime, n: int, seed: int = 0) -> int:
 
 
 def bytes_per_agent(regime: Regime, n: int) -> float:
-    """Bytes an agent of a run of ``n`` agents holds, on the graph that run gets."""
-    from scsim.population.build import procedural
+    """Bytes an agent of a run of ``n`` agents holds, on the graph that run gets and
+    with its rates kept or derived as that run has them."""
+    from scsim.population.build import keeps_rate_table, procedural
 
     kind = "procedural" if procedural(regime, n) else "stored"
     probe = regime.model_copy(update={"network": regime.network.model_copy(update={"graph": kind})})
+    keep = keeps_rate_table(regime, n)
     small, large = PROBES
-    return (held_bytes(probe, large) - held_bytes(probe, small)) / (large - small)
+    grown = held_bytes(probe, large, keep_rates=keep) - held_bytes(probe, small, keep_rates=keep)
+    return grown / (large - small)
 
 
 def available_bytes() -> int | None:

@@ -217,7 +217,7 @@ def _behave_block(
     kind, gmult, sens, memory, pts, dcol, chill_src, chill_share, displace, perc, stamp,
     bots, game_rate, game_detect, gamed, counts, out,
 ):  # fmt: skip
-    rkey, rlam, rsig, rkeys = rates
+    rkey, rlam, rsig, rkeys, rtable = rates
     n = group.size
     n_beh = lam_group.shape[1]
     width = out.size
@@ -231,7 +231,9 @@ def _behave_block(
         count = poisson_count(rng.unit(rng.draw(base, np.uint64(0))), total, max_count)
         for e in range(count):
             target = rng.unit(rng.draw(base, np.uint64(e + 1))) * total
-            b = which_behaviour(target, i, g, n_beh, beh_col, rkey, rlam, rsig, rkeys, lam_group)
+            b = which_behaviour(
+                target, i, g, n_beh, beh_col, rkey, rlam, rsig, rkeys, rtable, lam_group
+            )
             if kind[b] != NONE:
                 m = multiplier(
                     i, b, day, kind, gmult, sens, memory, pts, dcol, chill_src, chill_share,

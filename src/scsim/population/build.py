@@ -25,20 +25,32 @@ MAX_POPULATION = 2_000_000_000
 PROCEDURAL_ABOVE = 50_000_000
 
 
-class Rates(NamedTuple):
-    """How to compute an agent's own rate of a behaviour whose rate varies across people
-    (column ``c`` of ``beh_col``): ``agent_rate(key, lam, sigma, keys, i, g, c)``.
+#: The per-agent rate table is kept when it takes at most this many bytes; above, each
+#: rate is derived again when needed. Same float32 values either way, so the same run:
+#: the table is a trade of memory (4 bytes per agent and varying behaviour) for time
+#: (re-deriving up to a rate per behaviour on every event costs about 15 % of a
+#: `national` day, docs/performance.md).
+RATE_TABLE_BYTES = 1 << 30
 
-    Nothing per agent is stored: the rate is a counter-based lognormal draw, made again
-    on the rare days an agent has an event to assign to a behaviour (``engine.behave``),
-    which costs less than reading a stored table of 4 bytes per agent and behaviour
-    (40 bytes per agent in ``national``).
+
+class Rates(NamedTuple):
+    """How to get an agent's own rate of a behaviour whose rate varies across people
+    (column ``c`` of ``beh_col``): ``table[i, c]`` when the table is kept, else
+    ``agent_rate(key, lam, sigma, keys, i, g, c)``, a counter-based lognormal draw made
+    again on the rare days an agent has an event to assign (``engine.behave``).
     """
 
     key: np.uint64  # the population's rate stage key
     lam: np.ndarray  # float64[G, Bh]: group mean rate of each varying behaviour
     sigma: np.ndarray  # float64[Bh]: lognormal sigma
     keys: np.ndarray  # uint64[Bh]: the behaviours' name keys
+    table: np.ndarray  # float32[n, Bh] when kept, else [0, Bh]
+
+
+def keeps_rate_table(regime: Regime, n: int) -> bool:
+    """Whether a population of ``n`` keeps its per-agent rate table (RATE_TABLE_BYTES)."""
+    varying = sum(b.spread > 0 for b in regime.behaviours.values())
+    return 4 * n * varying <= RATE_TABLE_BYTES
 
 
 @dataclass
@@ -68,13 +80,16 @@ class Population:
         skip = ("n", "rates", "proc")
         arrays = [getattr(self, f.name) for f in fields(self) if f.name not in skip]
         graph = self.proc.nbytes() if self.proc is not None else 0
-        return sum(a.nbytes for a in arrays) + sum(a.nbytes for a in self.rates[1:]) + graph
+        rates = sum(a.nbytes for a in self.rates[1:])
+        return sum(a.nbytes for a in arrays) + rates + graph
 
     def agent_rates(self, first: int = 0, stop: int | None = None) -> np.ndarray:
         """The per-agent rates of agents ``first`` to ``stop``, float32[m, Bh], the values
         the engine computes on demand (for respond's dense sums, tests and analysis)."""
         stop = self.n if stop is None else stop
         r = self.rates
+        if r.table.shape[0]:
+            return r.table[first:stop]
         return _lognormal_rates(r.key, self.group, first, stop, r.lam, r.sigma, r.keys)
 
     def degree(self) -> np.ndarray:
@@ -104,7 +119,11 @@ def group_rate_table(regime: Regime) -> np.ndarray:
     return table
 
 
-def build_population(regime: Regime, n: int, seed: int) -> Population:
+def build_population(
+    regime: Regime, n: int, seed: int, keep_rates: bool | None = None
+) -> Population:
+    """The people of ``regime``: ``keep_rates`` keeps the per-agent rate table (default:
+    when it fits ``RATE_TABLE_BYTES``); the run is the same either way."""
     if not 1 <= n <= MAX_POPULATION:
         raise OptionError(f"population: {n} is out of range (allowed: 1 to {MAX_POPULATION:,})")
     shares = [g.share for g in regime.groups]
@@ -123,20 +142,21 @@ def build_population(regime: Regime, n: int, seed: int) -> Population:
     beh_col = np.full(len(spreads), -1, dtype=np.int64)
     beh_col[hetero] = np.arange(len(hetero))
     keys = np.array([rng.name_key(name) for name in regime.behaviours], dtype=np.uint64)
-    rates = Rates(
-        rng.stage_key(seed, 0, rng.POP_RATE),
-        np.ascontiguousarray(lam_group[:, hetero]),
-        spreads[hetero].astype(np.float64),
-        keys[hetero],
-    )
+    key, lam = rng.stage_key(seed, 0, rng.POP_RATE), np.ascontiguousarray(lam_group[:, hetero])
+    sigma, hkeys = spreads[hetero].astype(np.float64), keys[hetero]
+    keep = keeps_rate_table(regime, n) if keep_rates is None else keep_rates
+    table = np.empty((n if keep and hetero.size else 0, hetero.size), dtype=np.float32)
     lam_total = lam_group.sum(axis=1)
     if hetero.size:  # one total per person: the homogeneous part plus the person's own rates
         homo = lam_group[:, beh_col < 0].sum(axis=1)
         lam_total = np.empty(n, dtype=np.float32)
         for first in range(0, n, _RATE_CHUNK):  # the per-agent table, a slice at a time
             stop = min(n, first + _RATE_CHUNK)
-            own = _lognormal_rates(*rates[:1], group, first, stop, *rates[1:])
+            own = _lognormal_rates(key, group, first, stop, lam, sigma, hkeys)
             lam_total[first:stop] = homo[group[first:stop]] + own.sum(axis=1, dtype=np.float64)
+            if table.shape[0]:
+                table[first:stop] = own
+    rates = Rates(key, lam, sigma, hkeys, table)
     household, hstart = _households(
         rng.stage_key(seed, 0, rng.POP_HOUSEHOLD), n, regime.households.mean_size
     )
