@@ -26,7 +26,7 @@ import time
 GIB = 1024**3
 
 
-def child(regime_name: str, n: int, days: int, graph: str) -> None:
+def child(regime_name: str, n: int, days: int, graph: str, keep_rates: bool) -> None:
     """One run, in this process; prints one JSON line."""
     import numpy as np
 
@@ -37,7 +37,7 @@ def child(regime_name: str, n: int, days: int, graph: str) -> None:
 
     regime = load_regime(regime_name, [f"network.graph={graph}"])
     t0 = time.perf_counter()
-    pop = build_population(regime, n, 1)
+    pop = build_population(regime, n, 1, keep_rates)
     loop = DayLoop(regime, compile_regime(regime, n), pop, 1, DEFAULT_CHUNK, keep_events=False)
     build = time.perf_counter() - t0
     per_day = []
@@ -50,10 +50,10 @@ def child(regime_name: str, n: int, days: int, graph: str) -> None:
     print(json.dumps({"n": n, "days": days, "build_s": build, "per_day": per_day, "peak": peak}))
 
 
-def run_child(regime: str, n: int, days: int, graph: str) -> dict:
+def run_child(regime: str, n: int, days: int, graph: str, keep: bool) -> dict:
     out = subprocess.run(
         [sys.executable, __file__, "--child", "--regime", regime, "--population", str(n),
-         "--days", str(days), "--graph", graph],
+         "--days", str(days), "--graph", graph, "--keep-rates", str(int(keep))],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     if out.returncode != 0:
@@ -94,9 +94,10 @@ def main() -> None:
         help="network.graph for every run, probes included (1.4B agents need procedural)",
     )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--keep-rates", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.regime, args.population, args.days, args.graph)
+        child(args.regime, args.population, args.days, args.graph, bool(args.keep_rates))
         return
 
     print(f"{platform.processor() or platform.machine()}, {platform.python_version()}")
@@ -104,7 +105,13 @@ def main() -> None:
           f"available now {available() / GIB:.1f} GiB")  # fmt: skip
     print(f"{'agents':>14} {'days':>5} {'build s':>9} {'day s':>9} {'agent-d/s':>12} "
           f"{'peak GiB':>9} {'year, min':>12}")  # fmt: skip
-    probes = [run_child(args.regime, n, 3, args.graph) for n in args.probes]
+    from scsim.population.build import keeps_rate_table
+    from scsim.regime import load_regime
+
+    # Probes keep or derive the rates as the target run would (the table is 4 bytes an
+    # agent and varying behaviour).
+    keep = keeps_rate_table(load_regime(args.regime), args.population)
+    probes = [run_child(args.regime, n, 3, args.graph, keep) for n in args.probes]
     for r in probes:
         show(r)
     if any("failed" in r for r in probes):
@@ -125,7 +132,11 @@ def main() -> None:
             f"MISS: {args.population:,} agents do not fit in {limit / GIB:.1f} GiB; "
             f"running the largest that does, {n:,}"
         )
-    show(run_child(args.regime, n, args.days, args.graph))
+    show(
+        run_child(
+            args.regime, n, args.days, args.graph, keeps_rate_table(load_regime(args.regime), n)
+        )
+    )
 
 
 if __name__ == "__main__":
