@@ -267,3 +267,12 @@ def test_a_run_can_keep_aggregates_only():
     no_agents = scsim.simulate(world, population=2000, days=10, seed=1, keep_agents=False)
     with pytest.raises(scsim.ScsimError, match="kept no per-agent state"):
         no_agents.runs["court"].explain(0)
+
+
+def test_the_world_example_in_the_docs_loads_and_runs(tmp_path):
+    doc = (Path(__file__).parents[1] / "docs" / "regime-format.md").read_text()
+    section = doc[doc.index("## Worlds: several regimes over one population") :]
+    path = tmp_path / "example.yaml"
+    path.write_text(section.split("```yaml\n", 1)[1].split("```", 1)[0])
+    result = scsim.simulate(load_world(path), population=2000, days=5, seed=1)
+    assert {"court.blacklisted", "sanctioned.loan_refused"} <= set(result.summary)
