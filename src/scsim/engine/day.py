@@ -67,7 +67,8 @@ class DayLoop:
         self.tallies = settle.Tallies(self.nblocks, n_groups, c.n_grades, c.n_lists)
         self.appeal_exits = np.zeros((n_groups, max(c.n_lists, 1), 2), dtype=np.int64)
         self.rehab = np.zeros((n_groups, 2), dtype=np.int64)  # days on list, listings ended
-        self.old = np.empty_like(self.state.score) if c.liability > 0 else None
+        # Liability reads a snapshot of the scores, agent-major ([n, copies]).
+        self.old = np.empty(self.state.score.shape[::-1], np.int32) if c.liability > 0 else None
         self.has_family = bool(c.family.any())
         self.graph = network.Graph(
             c, pop.indptr, pop.indices, pop.group, n_groups, op_seed, pop.proc
@@ -172,7 +173,7 @@ class DayLoop:
         """couple -> grade -> list -> sanction, in one sweep over the agents."""
         st, p = self.state, self.pop
         if self.old is not None:
-            np.copyto(self.old, st.score)
+            settle.snapshot(st.score, self.old, self.chunk)
             settle.couple(self.c, st, self.chunk, self.old, p.indptr, p.indices, p.proc)
         if self.c.low_friend_grade < self.c.n_grades:
             network.low_friend_penalty(self.c, st, self.chunk, p.indptr, p.indices, self.lows)

@@ -58,8 +58,10 @@ def _clamp(s, lo, hi):
 def couple(c, st, chunk, old, indptr, indices, proc=None):
     """Network liability: each score moves ``liability`` of the way to its friends' mean.
 
-    Reads yesterday's-and-today's-points scores from ``old`` (a copy, so the order of
-    agents does not matter) and writes clamped, coupled scores. A stage of its own: its
+    Reads yesterday's-and-today's-points scores from ``old`` (a snapshot, so the order
+    of agents does not matter; agent-major, [n, copies], so that a friend's two copies
+    are one cache line: the far friends' reads are the stage's cost) and writes
+    clamped, coupled scores. A stage of its own: its
     neighbour reads are the most expensive memory access of the day, paid only when
     liability is on. ``proc``: a procedural graph (``population.procedural``), whose
     friends are computed here instead of read from ``indptr`` and ``indices``.
@@ -112,19 +114,19 @@ def _couple_proc_block(c, st, start, stop, old, keys, n, n_local):
                 if d == 0:
                     continue
                 j = procedural.lattice(n, i, d)
-                tot0 += _clamp(old[0, j], lo, hi)
+                tot0 += _clamp(old[j, 0], lo, hi)
                 if both:
-                    tot1 += _clamp(old[1, j], lo, hi)
+                    tot1 += _clamp(old[j, 1], lo, hi)
                 live += 1
             for k in range(keys.size):
                 j = far[i - first, k]
                 if j >= 0:
-                    tot0 += _clamp(old[0, j], lo, hi)
+                    tot0 += _clamp(old[j, 0], lo, hi)
                     if both:
-                        tot1 += _clamp(old[1, j], lo, hi)
+                        tot1 += _clamp(old[j, 1], lo, hi)
                     live += 1
             for copy in range(2 if both else 1):
-                s = _clamp(old[copy, i], lo, hi)
+                s = _clamp(old[i, copy], lo, hi)
                 if live > 0:
                     tot = tot1 if copy == 1 else tot0
                     s += np.int64(np.round(liability * (tot / live - s)))
@@ -133,23 +135,40 @@ def _couple_proc_block(c, st, start, stop, old, keys, n, n_local):
 
 @njit(cache=True)
 def _couple_block(c, st, start, stop, old, indptr, indices):
+    # As _couple_proc_block: each friend is read once for both copies, from the
+    # agent-major snapshot (a friend's two copies share a cache line).
     score, taint, track, enrolled = st.score, st.taint, st.track_clean, st.enrolled
     lo, hi, liability = c.floor, c.ceiling, c.liability
     for i in range(start, stop):
         if not enrolled[i]:  # not scored: friends' scores do not move it either
             continue
-        for copy in range(2 if track and taint[i] else 1):
-            s = _clamp(old[copy, i], lo, hi)
-            tot = np.int64(0)
-            live = 0
-            for p in range(indptr[i], indptr[i + 1]):
-                j = indices[p]
-                if j >= 0:  # -1: a tie dropped during the run
-                    tot += _clamp(old[copy, j], lo, hi)
-                    live += 1
+        both = track and taint[i]
+        tot0 = np.int64(0)
+        tot1 = np.int64(0)
+        live = 0
+        for p in range(indptr[i], indptr[i + 1]):
+            j = indices[p]
+            if j >= 0:  # -1: a tie dropped during the run
+                tot0 += _clamp(old[j, 0], lo, hi)
+                if both:
+                    tot1 += _clamp(old[j, 1], lo, hi)
+                live += 1
+        for copy in range(2 if both else 1):
+            s = _clamp(old[i, copy], lo, hi)
             if live > 0:
+                tot = tot1 if copy == 1 else tot0
                 s += np.int64(np.round(liability * (tot / live - s)))
             score[copy, i] = s
+
+
+@njit(parallel=True, cache=True)
+def snapshot(score, old, chunk):
+    """``old[i, copy] = score[copy, i]``: the scores couple reads, agent-major."""
+    n = score.shape[1]
+    for blk in prange(-(-n // chunk)):
+        for i in range(blk * chunk, min(n, (blk + 1) * chunk)):
+            for copy in range(score.shape[0]):
+                old[i, copy] = score[copy, i]
 
 
 @njit(inline="always", cache=True)
