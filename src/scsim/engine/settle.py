@@ -360,6 +360,9 @@ def _family_part(c, st, hstart, group, first, last, out, wrong_out):
     out[:] = 0
     wrong_out[:] = 0
     acts = np.flatnonzero(family)
+    meets = np.zeros(active.shape[1:], dtype=np.int64)  # [grade, mask]: bit f, act f
+    for f in range(acts.size):
+        meets |= active[acts[f]].astype(np.int64) << f
     real_n = np.zeros(acts.size, dtype=np.int64)
     clean_n = np.zeros(acts.size, dtype=np.int64)
     for h in range(first, last):
@@ -371,12 +374,13 @@ def _family_part(c, st, hstart, group, first, last, out, wrong_out):
         anyone = False
         for j in range(lo, hi):
             k0, m0, k1, m1 = _both(grade, listed, taint, track, j)
+            real, clean = meets[k0, m0], meets[k1, m1]
+            if real | clean == 0:
+                continue
+            anyone = anyone or real != 0
             for f in range(acts.size):
-                if active[acts[f], k0, m0]:
-                    real_n[f] += 1
-                    anyone = True
-                if active[acts[f], k1, m1]:
-                    clean_n[f] += 1
+                real_n[f] += (real >> f) & 1
+                clean_n[f] += (clean >> f) & 1
         if not anyone:
             continue
         for i in range(lo, hi):
