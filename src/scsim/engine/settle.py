@@ -125,12 +125,7 @@ def _couple_proc_block(c, st, start, stop, old, keys, n, n_local):
                     if both:
                         tot1 += _clamp(old[j, 1], lo, hi)
                     live += 1
-            for copy in range(2 if both else 1):
-                s = _clamp(old[i, copy], lo, hi)
-                if live > 0:
-                    tot = tot1 if copy == 1 else tot0
-                    s += np.int64(np.round(liability * (tot / live - s)))
-                score[copy, i] = s
+            _pull(score, old, i, both, tot0, tot1, live, lo, hi, liability)
 
 
 @njit(cache=True)
@@ -153,12 +148,19 @@ def _couple_block(c, st, start, stop, old, indptr, indices):
                 if both:
                     tot1 += _clamp(old[j, 1], lo, hi)
                 live += 1
-        for copy in range(2 if both else 1):
-            s = _clamp(old[i, copy], lo, hi)
-            if live > 0:
-                tot = tot1 if copy == 1 else tot0
-                s += np.int64(np.round(liability * (tot / live - s)))
-            score[copy, i] = s
+        _pull(score, old, i, both, tot0, tot1, live, lo, hi, liability)
+
+
+@njit(inline="always", cache=True)
+def _pull(score, old, i, both, tot0, tot1, live, lo, hi, liability):
+    """Move agent i's score (and its clean copy's, if kept) ``liability`` of the way to
+    its friends' mean (sums ``tot0`` and ``tot1`` over ``live`` friends)."""
+    for copy in range(2 if both else 1):
+        s = _clamp(old[i, copy], lo, hi)
+        if live > 0:
+            tot = tot1 if copy == 1 else tot0
+            s += np.int64(np.round(liability * (tot / live - s)))
+        score[copy, i] = s
 
 
 @njit(parallel=True, cache=True)
