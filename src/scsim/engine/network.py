@@ -116,25 +116,14 @@ def _assortativity_proc(sample, keys, n, n_local, score0):
 
 @njit(cache=True)
 def _assort_proc_part(sample, keys, n, n_local, score0, ref, start, stop, out):
-    m = 0.0
-    sx = 0.0
-    sxx = 0.0
-    sxy = 0.0
+    out[:] = 0.0
     for t in range(start, stop):
         i = sample[t]
         x = np.float64(score0[i]) - ref
         for r in range(n_local + keys.size):
             j = procedural.partner(keys, n, n_local, r, i)
             if j >= 0:
-                y = np.float64(score0[j]) - ref
-                m += 2.0
-                sx += x + y
-                sxx += x * x + y * y
-                sxy += 2.0 * x * y
-    out[0] = m
-    out[1] = sx
-    out[2] = sxx
-    out[3] = sxy
+                _add_tie(out, x, np.float64(score0[j]) - ref)
 
 
 @njit(parallel=True, cache=True)
@@ -174,26 +163,24 @@ def _pearson(sums):
 
 @njit(cache=True)
 def _assort_part(sample, indptr, indices, score0, ref, start, stop, out):
-    # Each tie counted both ways: x and y both enter the sums of values and squares.
-    m = 0.0
-    sx = 0.0
-    sxx = 0.0
-    sxy = 0.0
+    out[:] = 0.0
     for t in range(start, stop):
         i = sample[t]
         x = np.float64(score0[i]) - ref
         for p in range(indptr[i], indptr[i + 1]):
             j = indices[p]
             if j >= 0:
-                y = np.float64(score0[j]) - ref
-                m += 2.0
-                sx += x + y
-                sxx += x * x + y * y
-                sxy += 2.0 * x * y
-    out[0] = m
-    out[1] = sx
-    out[2] = sxx
-    out[3] = sxy
+                _add_tie(out, x, np.float64(score0[j]) - ref)
+
+
+@njit(inline="always", cache=True)
+def _add_tie(out, x, y):
+    """A tie's share of the sums (count, values, squares, products), counted both ways:
+    x and y both enter the sums of values and squares."""
+    out[0] += 2.0
+    out[1] += x + y
+    out[2] += x * x + y * y
+    out[3] += 2.0 * x * y
 
 
 @njit(inline="always", cache=True)

@@ -274,18 +274,19 @@ class _Context:
         if all(lst.exit.after_days is None for lst in lists):
             reading += ", and no term ends"
         section.charts.append(
-            Chart(
-                self.chart_key("blacklist"),
+            self.people_by_day(
+                "blacklist",
                 f"People on the {'blacklist' if len(lists) == 1 else 'lists'}, entries and "
                 f"exits — {self.label}",
-                reading + ".",
-                "line",
-                DAY,
-                PEOPLE,
-                tuple(series),
+                reading,
+                series,
             )
         )
         return section
+
+    def people_by_day(self, key: str, title: str, reading: str, series: list) -> Chart:
+        """A line chart of head counts over the days (the lists, the sanctions)."""
+        return Chart(self.chart_key(key), title, reading + ".", "line", DAY, PEOPLE, tuple(series))
 
     def events(self) -> Section:
         section = Section("events", "Events: what happened, what was recorded, who was blamed")
@@ -377,14 +378,11 @@ class _Context:
                 " over the run"
             )
         section.charts.append(
-            Chart(
-                self.chart_key("wrongful"),
+            self.people_by_day(
+                "wrongful",
                 f"People under each sanction, and the wrongfully sanctioned — {self.label}",
-                reading + ".",
-                "line",
-                DAY,
-                PEOPLE,
-                tuple(series),
+                reading,
+                series,
             )
         )
         return section
