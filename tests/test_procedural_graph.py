@@ -15,6 +15,7 @@ from scsim.engine.run import simulate
 from scsim.errors import RegimeError
 from scsim.population import build, build_population
 from scsim.population.procedural import (
+    _bits,
     degrees,
     partner,
     perm,
@@ -34,6 +35,18 @@ def test_the_keyed_permutation_is_a_bijection_and_perm_inv_undoes_it(m, key):
     ys = np.array([perm(np.uint64(key), m, x) for x in xs])
     assert np.array_equal(np.sort(ys), xs)
     assert all(perm_inv(np.uint64(key), m, y) == x for x, y in zip(xs, ys, strict=True))
+
+
+@settings(max_examples=60, deadline=None)
+@given(m=st.integers(3, 2**40), x=st.integers(0, 2**40), key=st.integers(0, 2**64 - 1))
+def test_at_any_size_the_walk_domain_is_under_twice_n_and_perm_inv_undoes_perm(m, x, key):
+    # Under 2n: a cycle walk evaluates fewer than two networks on average (it was up to
+    # four with halves of equal width, and far ties were half of a day at 340M agents).
+    assert m <= 2 ** _bits(m) < 2 * m
+    x %= m
+    y = perm(np.uint64(key), m, x)
+    assert 0 <= y < m
+    assert perm_inv(np.uint64(key), m, y) == x
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 7, 1023, 1025, 4097, 30_001])

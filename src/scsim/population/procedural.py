@@ -11,9 +11,13 @@ round of a random perfect matching of all ids. In far round ``r`` a keyed biject
 
 an involution without fixed points, so the tie is symmetric: if j is i's partner, i is
 j's. When ``n`` is odd the one id with ``perm(i) = n - 1`` has no far tie that round.
-``perm`` is a four-round Feistel network over the smallest even number of bits that
-holds ``n``, keyed by (seed, round), made a bijection of ``[0, n)`` by cycle walking
-(apply it again while the value is ``>= n``; the inverse walks back the same way).
+``perm`` is a four-round Feistel network over the smallest number of bits that holds
+``n``, split into two halves of near-equal width (a round xors one half with a hash of
+the other, the halves in turn), keyed by (seed, round), made a bijection of ``[0, n)``
+by cycle walking (apply it again while the value is ``>= n``; the inverse walks back
+the same way). The domain is less than twice ``n``, so a walk takes fewer than two
+networks on average: with halves of equal width it would be up to four (3.2 at 340M
+agents), and computing far friends was half of a day there (``bench/far_ties.py``).
 Nothing is stored but a key per far round: a tie costs no memory and, for a far tie,
 a few hashes each time it is read.
 
@@ -70,53 +74,65 @@ def _draw_py(base: np.uint64, k: int) -> np.uint64:
 
 
 @njit(inline="always", cache=True)
-def _half_bits(m):
-    """Bits of each half of the Feistel domain: the smallest b with 4^b >= m."""
-    b = 1
-    while (np.int64(1) << (2 * b)) < m:
-        b += 1
-    return b
+def _bits(m):
+    """Bits of the Feistel domain: the smallest k >= 2 with 2^k >= m."""
+    k = 2
+    while (np.int64(1) << k) < m:
+        k += 1
+    return k
 
 
 @njit(inline="always", cache=True)
-def _feistel(wkey, b, x):
-    mask = (np.uint64(1) << np.uint64(b)) - np.uint64(1)
+def _round(wkey, r, half, width):
+    """Round r's hash of one half, cut to the other half's width."""
+    f = rng.mix64(wkey + (np.uint64(r) << np.uint64(32)) + half)
+    return f & ((np.uint64(1) << np.uint64(width)) - np.uint64(1))
+
+
+@njit(inline="always", cache=True)
+def _feistel(wkey, k, x):
+    # Even rounds change the high k // 2 bits, odd rounds the low k - k // 2.
+    b = k - k // 2
     left = np.uint64(x) >> np.uint64(b)
-    right = np.uint64(x) & mask
+    right = np.uint64(x) & ((np.uint64(1) << np.uint64(b)) - np.uint64(1))
     for r in range(_FEISTEL_ROUNDS):
-        f = rng.mix64(wkey + (np.uint64(r) << np.uint64(32)) + right) & mask
-        left, right = right, left ^ f
+        if r % 2 == 0:
+            left ^= _round(wkey, r, right, k // 2)
+        else:
+            right ^= _round(wkey, r, left, b)
     return np.int64((left << np.uint64(b)) | right)
 
 
 @njit(inline="always", cache=True)
-def _feistel_inv(wkey, b, y):
-    mask = (np.uint64(1) << np.uint64(b)) - np.uint64(1)
+def _feistel_inv(wkey, k, y):
+    b = k - k // 2
     left = np.uint64(y) >> np.uint64(b)
-    right = np.uint64(y) & mask
+    right = np.uint64(y) & ((np.uint64(1) << np.uint64(b)) - np.uint64(1))
     for r in range(_FEISTEL_ROUNDS - 1, -1, -1):
-        f = rng.mix64(wkey + (np.uint64(r) << np.uint64(32)) + left) & mask
-        left, right = right ^ f, left
+        if r % 2 == 0:
+            left ^= _round(wkey, r, right, k // 2)
+        else:
+            right ^= _round(wkey, r, left, b)
     return np.int64((left << np.uint64(b)) | right)
 
 
 @njit(inline="always", cache=True)
 def perm(wkey, m, x):
     """A keyed bijection of ``[0, m)`` (Feistel network, cycle walking)."""
-    b = _half_bits(m)
-    y = _feistel(wkey, b, x)
+    k = _bits(m)
+    y = _feistel(wkey, k, x)
     while y >= m:
-        y = _feistel(wkey, b, y)
+        y = _feistel(wkey, k, y)
     return y
 
 
 @njit(inline="always", cache=True)
 def perm_inv(wkey, m, y):
     """The inverse of ``perm``."""
-    b = _half_bits(m)
-    x = _feistel_inv(wkey, b, y)
+    k = _bits(m)
+    x = _feistel_inv(wkey, k, y)
     while x >= m:
-        x = _feistel_inv(wkey, b, x)
+        x = _feistel_inv(wkey, k, x)
     return x
 
 
