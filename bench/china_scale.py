@@ -87,7 +87,7 @@ def main() -> None:
     parser.add_argument("--population", type=int, default=1_400_000_000)
     parser.add_argument("--days", type=int, default=3)
     parser.add_argument("--budget-gib", type=float, default=20.0)
-    parser.add_argument("--probes", type=int, nargs=2, default=[2_000_000, 8_000_000])
+    parser.add_argument("--probes", type=int, nargs=2, default=[4_000_000, 16_000_000])
     parser.add_argument(
         "--graph",
         default="procedural",
