@@ -17,6 +17,7 @@ import time
 from scsim.engine import scoring, settle
 from scsim.engine.compile import compile_regime
 from scsim.engine.run import DEFAULT_CHUNK, DayLoop
+from scsim.observe import kernels as observe_kernels
 from scsim.population import build_population
 from scsim.regime import load_regime
 
@@ -47,6 +48,8 @@ def main() -> None:
     for stage in ("behave", "score", "settle", "respond", "record", "family", "gini"):
         timed(loop, stage, stage, times)
     timed(loop, "observe_stage", "observe", times)
+    timed(observe_kernels, "route", "  observe: route", times)
+    timed(observe_kernels, "match", "  observe: match", times)
     timed(scoring, "apply_events", "  score: apply_events", times)
     timed(settle, "couple", "  settle: couple (liability)", times)
     timed(settle, "settle", "  settle: the sweep", times)
@@ -57,7 +60,8 @@ def main() -> None:
         times["whole day"].append(time.perf_counter() - t)
     print(f"{args.regime}, {args.n:,} agents, median of days 1-{args.days - 1}")
     print(f"{'stage':32} {'ms':>9} {'ns/agent':>9}")
-    order = ["behave", "observe", "score", "  score: apply_events", "settle",
+    order = ["behave", "observe", "  observe: route", "  observe: match", "score",
+             "  score: apply_events", "settle",
              "  settle: couple (liability)", "  settle: the sweep", "respond",
              "  respond: distancing", "record", "family", "gini", "whole day"]  # fmt: skip
     for label in order:
