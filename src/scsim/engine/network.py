@@ -19,7 +19,7 @@ from numba import njit, prange
 from scsim.engine import rng
 from scsim.engine.compile import Compiled
 from scsim.engine.scoring import _taint
-from scsim.population import procedural
+from scsim.population import procedural  # inlined: see docs/internals.md, "Numba's cache"
 
 #: Agents whose ties the score-assortativity metric reads (a fixed sample, by seed).
 ASSORTATIVITY_SAMPLE = 50_000

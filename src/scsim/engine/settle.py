@@ -13,7 +13,7 @@ from numba import njit, prange
 
 from scsim.engine import rng
 from scsim.engine.scoring import CLEAN_BIT
-from scsim.population import procedural
+from scsim.population import procedural  # inlined: see docs/internals.md, "Numba's cache"
 
 # After the sweep, ``flags`` holds each agent's list moves of the day, two bits a list.
 BY_EVENT, BY_GRADE, LEFT = 1, 2, 3
