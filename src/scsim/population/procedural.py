@@ -90,12 +90,14 @@ def _round(wkey, r, half, width):
 
 
 @njit(inline="always", cache=True)
-def _feistel(wkey, k, x):
-    # Even rounds change the high k // 2 bits, odd rounds the low k - k // 2.
+def _feistel(wkey, k, x, inverse):
+    # Even rounds change the high k // 2 bits, odd rounds the low k - k // 2; each round
+    # undoes itself, so the inverse is the same rounds in reverse order.
     b = k - k // 2
     left = np.uint64(x) >> np.uint64(b)
     right = np.uint64(x) & ((np.uint64(1) << np.uint64(b)) - np.uint64(1))
-    for r in range(_FEISTEL_ROUNDS):
+    for step in range(_FEISTEL_ROUNDS):
+        r = _FEISTEL_ROUNDS - 1 - step if inverse else step
         if r % 2 == 0:
             left ^= _round(wkey, r, right, k // 2)
         else:
@@ -104,36 +106,25 @@ def _feistel(wkey, k, x):
 
 
 @njit(inline="always", cache=True)
-def _feistel_inv(wkey, k, y):
-    b = k - k // 2
-    left = np.uint64(y) >> np.uint64(b)
-    right = np.uint64(y) & ((np.uint64(1) << np.uint64(b)) - np.uint64(1))
-    for r in range(_FEISTEL_ROUNDS - 1, -1, -1):
-        if r % 2 == 0:
-            left ^= _round(wkey, r, right, k // 2)
-        else:
-            right ^= _round(wkey, r, left, b)
-    return np.int64((left << np.uint64(b)) | right)
+def _walk(wkey, m, x, inverse):
+    """The network (or its inverse) applied until the value is back in ``[0, m)``."""
+    k = _bits(m)
+    y = _feistel(wkey, k, x, inverse)
+    while y >= m:
+        y = _feistel(wkey, k, y, inverse)
+    return y
 
 
 @njit(inline="always", cache=True)
 def perm(wkey, m, x):
     """A keyed bijection of ``[0, m)`` (Feistel network, cycle walking)."""
-    k = _bits(m)
-    y = _feistel(wkey, k, x)
-    while y >= m:
-        y = _feistel(wkey, k, y)
-    return y
+    return _walk(wkey, m, x, False)
 
 
 @njit(inline="always", cache=True)
 def perm_inv(wkey, m, y):
     """The inverse of ``perm``."""
-    k = _bits(m)
-    x = _feistel_inv(wkey, k, y)
-    while x >= m:
-        x = _feistel_inv(wkey, k, x)
-    return x
+    return _walk(wkey, m, y, True)
 
 
 @njit(inline="always", cache=True)
