@@ -19,7 +19,6 @@ from scsim.engine import rng
 from scsim.engine.behave import pack
 from scsim.engine.compile import compile_regime, observer_searches
 from scsim.engine.run import simulate
-from scsim.errors import RegimeError
 from scsim.observe import kernels
 from scsim.population import build_population
 from scsim.regime.loader import validate_mapping
@@ -184,16 +183,12 @@ def test_a_run_counts_outside_matches_by_the_doers_group():
 
 
 def test_a_non_searching_observer_records_its_doers_with_detection():
-    regime = _regime(false_match_rate=0.0, enrolled=1.0)
+    """No matcher and no false-match rate: enrolled (0.6 here) is ignored."""
+    regime = _regime(false_match_rate=0.0)
     assert "false_matches_outside" not in simulate(regime, population=1000, days=1).summary
     _, attr, recorded, outside, _ = _search_each_agent_once(regime)
     assert (attr[recorded] == np.flatnonzero(recorded)).all() and outside.sum() == 0
     _within(recorded.sum(), N, DETECTION)
-
-
-def test_enrolled_is_refused_where_nothing_is_searched():
-    with pytest.raises(RegimeError, match="enrolled applies to a searching observer"):
-        _regime(false_match_rate=0.0)
 
 
 @pytest.mark.parametrize("lam", [0.3, 4.0, 25.0, 700.0])
@@ -206,3 +201,19 @@ def test_counter_based_poisson_has_the_poisson_mean_and_variance(lam):
     # the sample variance's sd is about lam * sqrt(2 / k) (+ the fourth cumulant, lam)
     assert abs(x.var() - lam) <= 5 * math.sqrt((2 * lam * lam + lam) / k)
     assert (_poissons(key, lam, 100) == x[:100]).all()  # a function of the key alone
+
+
+def test_the_worked_examples_of_the_docs_are_the_engines_numbers():
+    """docs/regime-format.md, "Face searches": national's FPIRs and impostor chances,
+    jaywalking-cameras' share of simulated impostors, to the digits printed there."""
+    from scsim.regime import load_regime
+
+    national = load_regime("national")
+    s = observer_searches(national, 1_000_000)
+    cams = [o.name for o in national.observers].index("cameras")
+    assert [f"{p:.4f}" for p in s.p_false[cams]] == ["0.2957", "0.9700"]
+    miss = 1 - national.observers[cams].detection
+    assert [f"{miss * p:.2%}" for p in s.p_false[cams]] == ["0.33%", "1.07%"]
+    assert s.p_inside[cams] == 1.0 and national.people_per_agent(1_000_000) == 1400.0
+    jay = load_regime("jaywalking-cameras")
+    assert f"{observer_searches(jay, 50_000).p_inside[0]:.1%}" == "2.6%"

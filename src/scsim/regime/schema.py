@@ -366,7 +366,8 @@ class Observer(_Model):
     enrolled: Share = Field(
         1.0,
         description="Share of people in the gallery of a searching observer, fixed per "
-        "agent; a search of a doer outside it can only return someone else.",
+        "agent; a search of a doer outside it can only return someone else. Ignored by "
+        "an observer that does not search.",
     )
     latency_days: int = Field(
         0, ge=0, le=3650, description="Days between an event and its recording."
@@ -415,17 +416,6 @@ class Observer(_Model):
         """It searches a gallery of faces (a matcher preset or a false-match rate):
         enrolment, mated and non-mated searches and impostors apply to it."""
         return self.matcher is not None or self.false_match_rate > 0
-
-    @model_validator(mode="after")
-    def _enrolled_searches(self) -> Observer:
-        if self.enrolled < 1 and not self.searching:
-            raise RegimeFieldError(
-                ("enrolled",),
-                "enrolled applies to a searching observer only",
-                self.enrolled,
-                "1 here, or a matcher or false_match_rate > 0",
-            )
-        return self
 
 
 PointsOrLadder = _one_of(
