@@ -217,3 +217,13 @@ def test_the_worked_examples_of_the_docs_are_the_engines_numbers():
     assert s.p_inside[cams] == 1.0 and national.people_per_agent(1_000_000) == 1400.0
     jay = load_regime("jaywalking-cameras")
     assert f"{observer_searches(jay, 50_000).p_inside[0]:.1%}" == "2.6%"
+
+
+def test_a_world_stands_for_its_own_population_or_for_the_first_operators(tmp_path):
+    from scsim.world import load_world
+
+    china = load_world("china-2018")  # population 100,000: a city district
+    assert {r.represents for r in china.regimes.values()} == {None}
+    path = tmp_path / "w.yaml"
+    path.write_text("name: w\noperators:\n  platform: national\n  cams: jaywalking-cameras\n")
+    assert {r.represents for r in load_world(path).regimes.values()} == {1_400_000_000}
