@@ -225,5 +225,5 @@ def test_a_world_stands_for_its_own_population_or_for_the_first_operators(tmp_pa
     china = load_world("china-2018")  # population 100,000: a city district
     assert {r.represents for r in china.regimes.values()} == {None}
     path = tmp_path / "w.yaml"
-    path.write_text("name: w\noperators:\n  platform: national\n  cams: jaywalking-cameras\n")
-    assert {r.represents for r in load_world(path).regimes.values()} == {1_400_000_000}
+    path.write_text("name: w\noperators:\n  city: rongcheng\n  court: court-blacklist\n")
+    assert {r.represents for r in load_world(path).regimes.values()} == {700_000}
