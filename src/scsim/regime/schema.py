@@ -359,7 +359,6 @@ class Observer(_Model):
     gallery: int | None = Field(
         None,
         ge=1,
-        le=MAX_POPULATION,
         description="Number of people each search compares against; null: everyone the "
         "population represents who is enrolled (represents x enrolled).",
     )
