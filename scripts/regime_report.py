@@ -256,9 +256,13 @@ def jaywalk_remarks(run: scsim.Run, regime: Regime, rows: list[Row]) -> str:
         "deterrence, which issue 5 adds; this regime gets 0 % of the way. The Shenzhen "
         "figure is from another city and is not calibrated: with Jinan's rate, the "
         "number of distinct people shown in ten months comes within a fifth of it "
-        "because the same people jaywalk again (spread 1.5). False matches come from "
-        "the matcher preset against a 7M gallery (1 - (1 - 2.5e-10)^7e6 = 0.17 % of "
-        "searches) and fall five times as often on one group."
+        "because the same people jaywalk again (spread 1.5). False matches are rare: a "
+        "search that does not return its doer (missed, 0.2 %, or a crosser outside the "
+        "city's gallery, 10 %) returns someone else with FPIR 1 - (1 - 2.5e-10)^7e6 = "
+        "0.18 %, 0.87 % for the group whose per-comparison rate is 5x (NISTIR 8280). "
+        "The 7M gallery is 35 times the 200,000 people the district stands for, so only "
+        "200,000 x 0.9 / 7M = 2.6 % of those impostors are simulated people; the rest "
+        "are strangers (false_matches_outside) and no simulated person pays for them."
     )
 
 
@@ -276,13 +280,19 @@ def national_remarks(run: scsim.Run, regime: Regime, rows: list[Row]) -> str:
     return (
         "The record gives no outcome figure for this system. The camera row is the "
         "point of the regime: a false-match rate tuned for an FPIR of 0.003 on a 12M "
-        "gallery returns someone else on 1 - (1 - 2.5e-10)^1.4e9 = 30 % of searches "
-        "against 1.4 billion, and on nearly all (97 %) for the minority group, whose "
-        "rate carries a 10x multiplier (NISTIR 8280's lower end). False records land on "
-        "people drawn in proportion to share x multiplier: the minority (10 % of "
-        "people) receives about half of them, ten times the majority's rate per "
-        "person, while its own offences mostly escape (the doer escapes a false "
-        "match), which is why its listed share can come out lower."
+        "gallery returns someone else on 1 - (1 - 2.5e-10)^1.4e9 = 30 % of the searches "
+        "against 1.4 billion that do not return their doer, and on 97 % for the "
+        "minority group, whose per-comparison rate carries a 10x multiplier (NISTIR "
+        "8280's lower end): 1 - (1 - 2.5e-9)^1.4e9. The median matcher misses 1.1 % of "
+        "doers, so 0.011 x 0.30 = 0.33 % of searches of the majority's events and "
+        "0.011 x 0.97 = 1.07 % of the minority's name someone else. The gallery is "
+        "everyone the regime represents (1.4 billion, 1,400 people an agent at 1M "
+        "agents), so every impostor is a simulated person, drawn in proportion to share "
+        "x multiplier: the minority (10 % of people) receives about half of the false "
+        "records, ten times the majority's rate per person. What changed (issue 14): "
+        "the engine used to apply the 30 % to every search before detection, so about "
+        "37 % of camera records named the wrong person; a search that finds its doer "
+        "returns the doer, as in NIST's mated searches."
     )
 
 
@@ -578,7 +588,8 @@ def national_rows(run: scsim.Run, regime: Regime) -> list[Row]:
         info(
             "camera records that name the wrong person",
             pct(false_cams / cams if cams else math.nan),
-            "FMR 2.5e-10 (tuned for FPIR 0.003 on 12M) against a 1.4B gallery",
+            "FMR 2.5e-10 (tuned for FPIR 0.003 on 12M) against a 1.4B gallery, in the "
+            "searches that miss their doer (1.1 %)",
         ),
         info("wrongful penalties", num(sum(column(run, "wrongful_penalties")))),
         info("wrongfully sanctioned at the end", num(column(run, "wrongfully_sanctioned")[-1])),

@@ -27,6 +27,7 @@ JSON_KEYS = {
     "run_id",
     "regime",
     "population",
+    "people_per_agent",
     "days",
     "seed",
     "metrics",

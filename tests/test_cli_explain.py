@@ -17,7 +17,13 @@ REGIME = {
     "grades": [{"name": "ok", "min": 1}, {"name": "zero"}],
     "behaviours": {"offence": {"rate": 0.03}},
     "observers": [
-        {"name": "cam", "watches": ["offence"], "false_match_rate": 1e-5, "gallery": 2_000}
+        {
+            "name": "cam",
+            "watches": ["offence"],
+            "detection": 0.5,
+            "false_match_rate": 1e-5,
+            "gallery": 2_000,
+        }
     ],
     "rules": [{"on": "offence", "points": -10}],
     "blacklist": {"enter": [{"on": "offence"}]},

@@ -69,6 +69,7 @@ def test_spread_keeps_the_mean_rate():
 
 def test_false_attributions_match_events_in_view_times_match_probability():
     n, days, rate, coverage, fmr, gallery = 20_000, 30, 0.05, 0.5, 2e-6, 50_000
+    enrolled, detection = 0.5, 0.8
     reg = regime(
         behaviours={"offence": {"rate": rate}},
         observers=[
@@ -76,21 +77,33 @@ def test_false_attributions_match_events_in_view_times_match_probability():
                 "name": "cam",
                 "watches": ["offence"],
                 "coverage": coverage,
+                "detection": detection,
                 "false_match_rate": fmr,
                 "gallery": gallery,
+                "enrolled": enrolled,
             }
         ],
     )
     run = simulate(reg, population=n, days=days, seed=5)
+    # A search that does not return the doer (not enrolled, or missed) returns an
+    # impostor with the FPIR q; a simulated one with chance n x enrolled / gallery.
     q = 1 - (1 - fmr) ** gallery
-    expected = n * days * rate * coverage * q
-    assert abs(run.summary["false_attributions"] - expected) < Z * math.sqrt(expected)
+    in_view = n * days * rate * coverage
+    impostors = in_view * (1 - enrolled * detection) * q
+    inside = n * enrolled / gallery
+    for name, expected in (
+        ("false_attributions", impostors * inside),
+        ("false_matches_outside", impostors * (1 - inside)),
+    ):
+        assert abs(run.summary[name] - expected) < Z * math.sqrt(expected)
     # Every false attribution that costs points is a wrongful penalty.
     assert run.summary["wrongful_penalties"] == run.summary["false_attributions"]
-    # The doer escapes a false match; detection (1.0) takes the rest.
-    recorded = run.summary["events_recorded.offence"]
-    in_view = n * days * rate * coverage
-    assert abs(recorded - in_view) < Z * math.sqrt(in_view)
+    # The doer is recorded when enrolled and found; one agent's events share its
+    # enrolment, hence the sd times sqrt(1 + events in view per agent).
+    correct = run.summary["events_recorded.offence"] - run.summary["false_attributions"]
+    p = enrolled * detection
+    sd = math.sqrt(in_view * p * (1 - p) * (1 + in_view / n))
+    assert abs(correct - in_view * p) < Z * sd
 
 
 def test_blacklist_stock_under_an_exit_rule():
@@ -219,7 +232,13 @@ def test_wrongfully_sanctioned_counts_only_those_a_false_match_put_there():
     faulty = regime(
         **base,
         observers=[
-            {"name": "cam", "watches": ["offence"], "false_match_rate": 1e-5, "gallery": 10_000}
+            {
+                "name": "cam",
+                "watches": ["offence"],
+                "detection": 0.5,
+                "false_match_rate": 1e-5,
+                "gallery": 5_000,
+            }
         ],
     )
     a = simulate(honest, population=5_000, days=30, seed=13)
@@ -265,6 +284,7 @@ def _busy_regime():
                 "name": "cam",
                 "watches": ["offence"],
                 "coverage": 0.7,
+                "detection": 0.9,
                 "false_match_rate": 1e-5,
                 "gallery": 1_000,
                 "capacity_per_day": 150,
@@ -358,6 +378,7 @@ def test_event_log_is_the_recorded_flows_and_moves_every_point():
                 "name": "cam",
                 "watches": ["offence"],
                 "coverage": 0.8,
+                "detection": 0.5,
                 "false_match_rate": 1e-5,
                 "gallery": 5_000,
                 "latency_days": 2,

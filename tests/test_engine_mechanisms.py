@@ -183,7 +183,13 @@ def test_false_matches_land_on_groups_by_share_times_multiplier():
     reg = regime(
         behaviours={"offence": {"rate": 0.2}},
         observers=[
-            {"name": "cam", "watches": ["offence"], "false_match_rate": 1e-4, "gallery": 1_000}
+            {
+                "name": "cam",
+                "watches": ["offence"],
+                "detection": 0.5,
+                "false_match_rate": 1e-4,
+                "gallery": 1_000,
+            }
         ],
         groups=[
             {"name": "men", "share": 0.5},
@@ -197,9 +203,10 @@ def test_false_matches_land_on_groups_by_share_times_multiplier():
     total = counts["men"] + counts["women"]
     # Targets: share x multiplier -> 1/4 men, 3/4 women.
     assert abs(counts["women"] / total - 0.75) < Z * math.sqrt(0.75 * 0.25 / total)
-    # Searches of women's events fail 3x as often: false matches = events x p x mult.
-    q = 1 - (1 - 1e-4) ** 1_000
-    expected = 20_000 * 20 * 0.2 * q * (0.5 * 1 + 0.5 * 3)
+    # Half the searches miss the doer; of those, an impostor comes back with the FPIR
+    # of the doer's group, from the per-comparison rate times its multiplier.
+    fpir = [1 - (1 - 1e-4 * m) ** 1_000 for m in (1, 3)]
+    expected = 20_000 * 20 * 0.2 * 0.5 * (0.5 * fpir[0] + 0.5 * fpir[1])
     assert abs(total - expected) < Z * math.sqrt(expected)
 
 
@@ -298,7 +305,13 @@ def test_appeals_undo_points_of_won_appeals_only():
     reg = regime(
         behaviours={"offence": {"rate": 0.05}},
         observers=[
-            {"name": "cam", "watches": ["offence"], "false_match_rate": 1e-4, "gallery": 5_000}
+            {
+                "name": "cam",
+                "watches": ["offence"],
+                "detection": 0.5,
+                "false_match_rate": 1e-4,
+                "gallery": 5_000,
+            }
         ],
         appeals={
             "rate": 1.0,
@@ -353,7 +366,13 @@ def test_agents_frame_marks_exactly_the_wrongfully_sanctioned():
     reg = regime(
         behaviours={"offence": {"rate": 0.01}},
         observers=[
-            {"name": "cam", "watches": ["offence"], "false_match_rate": 2e-5, "gallery": 10_000}
+            {
+                "name": "cam",
+                "watches": ["offence"],
+                "detection": 0.5,
+                "false_match_rate": 2e-5,
+                "gallery": 5_000,
+            }
         ],
         blacklist={"enter": [{"on": "offence"}], "exit": {"after_days": 20}},
         sanctions=[
@@ -374,8 +393,9 @@ def test_explain_names_every_cause_of_a_listing_and_nothing_else():
             {
                 "name": "cam",
                 "watches": ["offence", "litter"],
+                "detection": 0.5,
                 "false_match_rate": 2e-5,
-                "gallery": 10_000,
+                "gallery": 3_000,
             }
         ],
         rules=[{"on": "offence", "points": -5}, {"on": "litter", "points": -1}],

@@ -149,6 +149,7 @@ def _busy():
                 "name": "platform",
                 "watches": ["post"],
                 "coverage": 0.8,
+                "detection": 0.9,
                 "false_match_rate": 1e-5,
                 "gallery": 1_000,
             },
@@ -199,7 +200,13 @@ def test_the_clean_copy_never_sees_liability_from_false_attributions():
     # the low-friend penalty alike, and every agent whose real score moved is tainted.
     reg = regime(
         observers=[
-            {"name": "platform", "watches": ["post"], "false_match_rate": 1.0, "gallery": 10}
+            {
+                "name": "platform",
+                "watches": ["post"],
+                "detection": 0.0,
+                "false_match_rate": 1.0,
+                "gallery": 10,
+            }
         ],
         rules=[{"on": "post", "points": -60}],
         network={

@@ -123,7 +123,8 @@ def test_false_records_stay_false_downstream_and_count_in_the_cascade(tmp_path):
         "operators:\n"
         "  cameras:\n"
         "    regime: jaywalking-cameras\n"
-        "    set: [observers.0.false_match_rate=0.02, observers.0.capacity_per_day=null]\n"
+        "    set: [observers.0.false_match_rate=0.02, observers.0.capacity_per_day=null,\n"
+        "          observers.0.detection=0.5, observers.0.gallery=null]\n"
         "  city: rongcheng\n"
         "flows:\n"
         "  - {from: cameras, to: city, events: [jaywalking], as: traffic_ticket}\n",

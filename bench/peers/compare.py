@@ -24,11 +24,16 @@ src/scsim/engine/); the peers take their figures from the loaded regime through
   count of all behaviours and splits it by rate, which is the same law.
 - observe: each event goes to the observers that watch its behaviour, in file order;
   the first one that has it in view (chance ``coverage``) takes it, and later ones
-  never see it. A search returns someone else with chance
-  p = 1 - (1 - false_match_rate) ** gallery (gallery null: n - 1): the record lands on
-  another citizen drawn uniformly from the other n - 1, the doer escapes it. Otherwise
-  the doer is recorded with chance ``detection``, else nobody is. Latency 0, no
-  capacity, no household errors, no false accusations.
+  never see it. An observer that does not search faces records the doer with chance
+  ``detection``, else nobody. A searching one (false_match_rate > 0) has a gallery:
+  each citizen is in it with chance ``enrolled``, drawn once. A search of an enrolled
+  doer returns the doer with chance ``detection``; a search that did not return the
+  doer returns an impostor with chance FPIR = 1 - (1 - false_match_rate) ** gallery
+  (gallery null: represents x enrolled, represents null: n), else nobody. The
+  impostor is an enrolled citizen other than the doer, drawn uniformly, with chance
+  q = min(1, represents x enrolled / gallery), else someone outside the simulation
+  (counted in false_matches_outside, nobody's score moves); the doer escapes it.
+  Latency 0, no capacity, no household errors, no false accusations.
 - score: every recorded event adds its behaviour's points (the sum of its rules, no
   yearly caps, no ``at_most``) to the blamed citizen's score on the day it happened.
 - settle, after all of the day's records: the score is clamped to [floor, ceiling];
@@ -38,7 +43,7 @@ src/scsim/engine/); the peers take their figures from the loaded regime through
   the grade at 0 (so the next day counts 1). A citizen not listed enters on the day its
   days in the list grade reach ``for_days``. The sanction applies to the listed.
 - record: stocks at the end of the day (mean score, grade shares, the listed); events
-  recorded and false attributions as totals over the run.
+  recorded, false attributions and false matches outside as totals over the run.
 - no network (degree 0), households of one, everyone enrolled, no appeals, no
   behaviour change: the three models are the same stochastic process, drawn with
   different random numbers (scsim's counter-based hash; numpy and Python's random).
@@ -68,6 +73,20 @@ REFERENCE = HERE / "reference.yaml"
 def false_match_probability(rate: float, gallery: int) -> float:
     """1 - (1 - rate) ** gallery, as scsim computes it (no cancellation for tiny rates)."""
     return float(-np.expm1(gallery * np.log1p(-rate))) if rate < 1 else 1.0
+
+
+def search_parameters(o, people: int) -> dict:
+    """One observer's figures: enrolled share, FPIR and the chance an impostor is
+    simulated, from the formulas of docs/regime-format.md ("Face searches")."""
+    out = {"name": o.name, "watches": list(o.watches), "coverage": float(o.coverage)}
+    out |= {"detection": o.detection, "enrolled": 1.0, "p_false": 0.0, "p_inside": 0.0}
+    if o.false_match_rate > 0:
+        gallery = round(people * o.enrolled) if o.gallery is None else o.gallery
+        out["enrolled"] = o.enrolled
+        if gallery > 0:
+            out["p_false"] = false_match_probability(o.false_match_rate, gallery)
+            out["p_inside"] = min(1.0, people * o.enrolled / gallery)
+    return out
 
 
 def peer_parameters(regime, n: int) -> dict:
@@ -116,16 +135,7 @@ def peer_parameters(regime, n: int) -> dict:
     for rule in r.rules:
         points[rule.on] = points.get(rule.on, 0.0) + rule.points
     observers = [
-        {
-            "name": o.name,
-            "watches": list(o.watches),
-            "coverage": float(o.coverage),
-            "detection": o.detection,
-            "p_false": false_match_probability(
-                o.false_match_rate, max(n - 1, 1) if o.gallery is None else o.gallery
-            ),
-        }
-        for o in r.observers
+        search_parameters(o, n if r.represents is None else r.represents) for o in r.observers
     ]
     return {
         "rates": {name: b.rate for name, b in r.behaviours.items()},
@@ -156,6 +166,7 @@ def run_scsim(regime, n: int, days: int, seed: int, threads: int | None) -> tupl
         "blacklisted": s["blacklisted"] / n,
         "recorded": sum(s[f"events_recorded.{b}"] for b in regime.behaviours) / (n * days),
         "false_attributions": s["false_attributions"] / (n * days),
+        "false_matches_outside": s["false_matches_outside"] / (n * days),
     }
     return out, seconds
 
@@ -176,6 +187,7 @@ def run_mesa(params: dict, n: int, days: int, seed: int) -> tuple[dict, float]:
         "blacklisted": float(last["blacklisted"]) / n,
         "recorded": float(last["recorded"]) / (n * days),
         "false_attributions": float(last["false_attributions"]) / (n * days),
+        "false_matches_outside": float(last["false_matches_outside"]) / (n * days),
     }
     return out, seconds
 
@@ -196,6 +208,7 @@ def run_frames(params: dict, n: int, days: int, seed: int) -> tuple[dict, float]
         "blacklisted": last["blacklisted"] / n,
         "recorded": last["recorded"] / (n * days),
         "false_attributions": last["false_attributions"] / (n * days),
+        "false_matches_outside": last["false_matches_outside"] / (n * days),
     }
     return out, seconds
 
@@ -276,7 +289,7 @@ def main() -> None:
 
     names = list(finals["scsim"][0])
     print()
-    print("final day, mean +- SE over replicates (recorded, false_attributions: per agent-day);")
+    print("final day, mean +- SE over replicates (recorded, false_*: per agent-day);")
     print("z = |peer - scsim| / combined SE; agree: z < 3")
     head = f"{'metric':<19}" + "".join(f"{m:>23}" for m in models)
     head += "".join(f"{p + ' diff':>14}{'z':>6}  agree" for p in a.peers)

@@ -50,19 +50,25 @@ class Citizens(AgentSetPolars):
         self["score"] = self["score"] + points
 
     def search(self, observer, doers):
-        """Whom each event in view is attributed to: someone else (a false match),
-        the doer (detected), or nobody (missed)."""
+        """Whom each event in view is attributed to: the doer (enrolled and found), an
+        impostor (a search that did not return the doer), or nobody."""
         model = self.model
         rng = model.random
-        n = len(self)
-        false = rng.random(doers.size) < observer["p_false"]
-        others = rng.integers(0, n - 1, false.sum())
-        others += others >= doers[false]  # anyone but the doer
-        kept = doers[~false]
-        detected = kept[rng.random(kept.size) < observer["detection"]]
+        enrolled = model.enrolled[observer["name"]]
+        found = enrolled[doers] & (rng.random(doers.size) < observer["detection"])
+        missed = doers[~found]
+        impostor = missed[rng.random(missed.size) < observer["p_false"]]
+        inside = impostor[rng.random(impostor.size) < observer["p_inside"]]
+        pool = np.flatnonzero(enrolled)
+        others = pool[rng.integers(0, pool.size, inside.size)] if pool.size else inside[:0]
+        if pool.size < 2:  # nobody else in the gallery: outside after all
+            others = inside = inside[:0]
+        while (same := others == inside).any():  # anyone in the gallery but the doer
+            others[same] = pool[rng.integers(0, pool.size, same.sum())]
         model.false_attributions += others.size
-        model.recorded += others.size + detected.size
-        return np.concatenate([others, detected])
+        model.false_matches_outside += impostor.size - inside.size
+        model.recorded += others.size + found.sum()
+        return np.concatenate([others, doers[found]])
 
     def advance(self):
         """The day's points are in: clamp, grade, list, sanction."""
@@ -114,7 +120,11 @@ class ReferenceModelDF(ModelDF):
         }
         self.recorded = 0
         self.false_attributions = 0
+        self.false_matches_outside = 0
         self.rows = []
+        self.enrolled = {  # who is in each observer's gallery, drawn once
+            o["name"]: self.random.random(n) < o["enrolled"] for o in params["observers"]
+        }
         if self.grades[-1][0] != self.list_grade:
             raise ValueError("this model lists from the lowest grade only")
         self.agents += Citizens(self, n)
@@ -137,6 +147,7 @@ class ReferenceModelDF(ModelDF):
         row["sanctioned"] = int(df["sanctioned"].sum())
         row["recorded"] = self.recorded
         row["false_attributions"] = self.false_attributions
+        row["false_matches_outside"] = self.false_matches_outside
         self.rows.append(row)
 
     def daily(self):

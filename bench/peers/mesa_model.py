@@ -2,9 +2,10 @@
 
 One ``Citizen`` agent per synthetic citizen. A day is two activations, as in Mesa's
 simultaneous activation: ``step`` (behave and be observed: a record may land on another
-citizen through a false match) for every citizen in random order, then ``advance``
-(clamp, grade, blacklist, sanction) for every citizen, so that all of a day's records
-land before anyone is graded. A ``DataCollector`` records the daily metrics.
+citizen through a false match, or the match on someone outside the simulation) for
+every citizen in random order, then ``advance`` (clamp, grade, blacklist, sanction)
+for every citizen, so that all of a day's records land before anyone is graded. A
+``DataCollector`` records the daily metrics.
 
 The parameters come from ``compare.peer_parameters`` (read from reference.yaml), so
 both models run the same figures; compare.py's docstring maps each rule to scsim's.
@@ -20,25 +21,38 @@ class Observer:
     """A channel through which the regime learns of events (not an agent: it does not
     act on its own, citizens' events reach it)."""
 
-    def __init__(self, model, name, watches, coverage, detection, p_false):
+    def __init__(self, model, name, watches, coverage, detection, enrolled, p_false, p_inside):
         self.model = model
         self.name = name
         self.watches = watches
         self.coverage = coverage
         self.detection = detection
-        self.p_false = p_false  # chance a search returns someone else
+        self.enrolled = enrolled  # chance a citizen is in the gallery
+        self.p_false = p_false  # FPIR: chance a search that missed the doer returns someone
+        self.p_inside = p_inside  # chance that someone is a simulated citizen
+        self.gallery = []  # the enrolled citizens (filled once the citizens exist)
+        self.members = set()
+
+    def enrol(self, citizens):
+        """Each citizen is in the gallery with chance ``enrolled``, once for the run."""
+        rand = self.model.random.random
+        self.gallery = [c for c in citizens if self.enrolled >= 1 or rand() < self.enrolled]
+        self.members = set(self.gallery)
 
     def search(self, doer, behaviour):
-        """Attribute one event in view: to someone else (a false match), to the doer,
-        or to nobody (missed)."""
+        """Attribute one event in view: to the doer (an enrolled doer found), to an
+        impostor (a search that did not return the doer), or to nobody."""
         model = self.model
-        if model.random.random() < self.p_false:
+        if doer in self.members and model.random.random() < self.detection:
+            blamed = doer
+        elif model.random.random() < self.p_false:
+            if model.random.random() >= self.p_inside or self.gallery == [doer]:
+                model.false_matches_outside += 1  # someone outside the simulation
+                return
             blamed = doer
             while blamed is doer:
-                blamed = model.random.choice(model.citizens)
+                blamed = model.random.choice(self.gallery)
             model.false_attributions += 1
-        elif model.random.random() < self.detection:
-            blamed = doer
         else:
             return
         model.recorded += 1
@@ -109,9 +123,11 @@ class ReferenceModel(mesa.Model):
         }  # observers of each behaviour, in the regime's order
         self.recorded = 0
         self.false_attributions = 0
+        self.false_matches_outside = 0
 
         Citizen.create_agents(self, n)
-        self.citizens = self.agents.to_list()  # to draw the victim of a false match
+        for observer in self.observers:
+            observer.enrol(self.agents.to_list())
 
         reporters = {"mean_score": lambda m: m.agents.agg("score", np.mean)}
         for name, _ in self.grades:
@@ -120,6 +136,7 @@ class ReferenceModel(mesa.Model):
         reporters["sanctioned"] = lambda m: len(m.agents.select(lambda a: a.sanctioned))
         reporters["recorded"] = "recorded"
         reporters["false_attributions"] = "false_attributions"
+        reporters["false_matches_outside"] = "false_matches_outside"
         self.datacollector = mesa.DataCollector(model_reporters=reporters)
 
     def grade_of(self, score):

@@ -148,6 +148,15 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _people_per_agent(run: Run) -> float:
+    """How many real people each agent stands for (the regime's ``represents``; a
+    world's operators share the first one's)."""
+    regime = run.regime
+    if hasattr(regime, "regimes"):  # a world
+        regime = next(iter(regime.regimes.values()))
+    return regime.people_per_agent(run.population)
+
+
 def _run_json(run: Run, replicates: list[str] | None = None, ci: dict | None = None) -> str:
     """The ``--json`` object: DESIGN.md's keys, plus ``replicates`` and ``ci`` for a
     batch (K > 1) only, so a single run's object is unchanged."""
@@ -155,6 +164,7 @@ def _run_json(run: Run, replicates: list[str] | None = None, ci: dict | None = N
         "run_id": run.run_id,
         "regime": run.regime.name,
         "population": run.population,
+        "people_per_agent": _people_per_agent(run),
         "days": run.days,
         "seed": run.seed,
         "metrics": {name: _finite(v) for name, v in run.summary.items()},
@@ -177,7 +187,13 @@ _SECTIONS: list[tuple[str, tuple[str, ...]]] = [
     ("list, sanctions, rewards", ("blacklisted", "sanctioned", "rewarded")),
     (
         "errors",
-        ("false_attributions", "wrongful_penalties", "wrongfully_sanctioned", "disparate_impact"),
+        (
+            "false_attributions",
+            "false_matches_outside",
+            "wrongful_penalties",
+            "wrongfully_sanctioned",
+            "disparate_impact",
+        ),
     ),
     ("events", ("events_true", "events_recorded")),
     ("behaviour and ties", ("chilling", "isolation")),
@@ -223,6 +239,7 @@ def _print_summary(run: Run) -> None:
     head.add_row("run id", str(run.run_id))
     head.add_row("regime", run.regime.name)
     head.add_row("population", f"{run.population:,}")
+    head.add_row("people per agent", f"{_people_per_agent(run):,.4g}")
     head.add_row("days", f"{run.days:,}")
     head.add_row("seed", str(run.seed))
     head.add_row("seconds", f"{run.seconds:,.3g}")

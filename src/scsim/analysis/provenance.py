@@ -4,7 +4,9 @@
 recorded event, with who did it and whom it was attributed to) and its list log
 (every entry and exit, with its cause); nothing is re-simulated. Each event in a chain
 is marked true (the agent did it) or false (someone else did, or nobody: a false
-accusation).
+accusation). A face search that returned someone outside the simulation names no
+agent: it is in no agent's record, so in no chain here; the run counts it in
+``false_matches_outside``.
 """
 
 from __future__ import annotations

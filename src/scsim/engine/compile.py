@@ -30,14 +30,15 @@ class Compiled(NamedTuple):
     coverage: np.ndarray  # float64[O, P]
     adaptive: np.ndarray  # bool[O]
     detection: np.ndarray  # float64[O]
-    p_false: np.ndarray  # float64[O]: chance a search returns someone else
+    p_false: np.ndarray  # float64[O, G]: FPIR of a search of a doer of group g
+    p_inside: np.ndarray  # float64[O]: chance an impostor is a simulated agent
+    enrolled: np.ndarray  # float64[O]: share of agents in the gallery (1: not searching)
     attr_error: np.ndarray  # float64[O]: chance a match lands on a household member
     latency: np.ndarray  # int64[O]
     capacity: np.ndarray  # int64[O], -1 = unlimited
     queue_wait: np.ndarray  # bool[O]: over capacity, events wait instead of expiring
     accuse_rate: np.ndarray  # float64[O]: false accusations per person-day
     accuse_beh: np.ndarray  # int64[O]: the behaviour they allege, -1 = none
-    fm_mult: np.ndarray  # float64[G]: factor on the false-match chance of a doer's search
     fm_weight: np.ndarray  # float64[G]: who a false match lands on, relative (max 1)
     accuse_weight: np.ndarray  # float64[G]: who false accusations target, relative (max 1)
     accuse_mean: float  # share-weighted mean of the accusation multipliers
@@ -106,6 +107,38 @@ def false_match_probability(rate: float, gallery: int) -> float:
     return float(-np.expm1(gallery * np.log1p(-rate))) if rate < 1 else 1.0
 
 
+class Searches(NamedTuple):
+    """Each observer's face-search tables (see ``observer_searches``)."""
+
+    p_false: np.ndarray
+    p_inside: np.ndarray
+    enrolled: np.ndarray
+
+
+def observer_searches(regime: Regime, n: int) -> Searches:
+    """FPIR per observer and doer group, the chance an impostor is simulated, and the
+    enrolled share, for ``n`` agents standing for ``represents`` people.
+
+    FPIR = 1 - (1 - min(1, FMR x m_g)) ** gallery; the gallery (null: represents x
+    enrolled, rounded) holds represents x enrolled simulated people, so an impostor is
+    one of them with chance min(1, represents x enrolled / gallery).
+    """
+    people = n if regime.represents is None else regime.represents
+    mult = np.array([g.false_match_multiplier for g in regime.groups])
+    shape = (len(regime.observers), mult.size)
+    p_false, p_inside, enrolled = np.zeros(shape), np.zeros(shape[0]), np.ones(shape[0])
+    for o, obs in enumerate(regime.observers):
+        if not obs.searching:
+            continue
+        enrolled[o] = obs.enrolled
+        gallery = round(people * obs.enrolled) if obs.gallery is None else obs.gallery
+        if gallery > 0:
+            rates = np.minimum(1.0, obs.false_match_rate * mult)
+            p_false[o] = [false_match_probability(r, gallery) for r in rates]
+            p_inside[o] = min(1.0, people * obs.enrolled / gallery)
+    return Searches(p_false, p_inside, enrolled)
+
+
 def _relative(weights: np.ndarray) -> np.ndarray:
     top = weights.max(initial=0.0)
     return weights / top if top > 0 else np.ones_like(weights)
@@ -134,7 +167,6 @@ def compile_regime(regime: Regime, n: int) -> Compiled:
                 coverage[o, p] = obs.coverage.get(name, 0.0)
         else:
             coverage[o] = obs.coverage
-    gallery = [max(n - 1, 1) if o.gallery is None else o.gallery for o in regime.observers]
     accuse = [o.false_accusations for o in regime.observers]
     fm_mult = np.array([g.false_match_multiplier for g in regime.groups])
     acc_mult = np.array([g.accusation_multiplier for g in regime.groups])
@@ -204,13 +236,7 @@ def compile_regime(regime: Regime, n: int) -> Compiled:
         coverage=coverage,
         adaptive=np.array([o.adaptive for o in regime.observers], dtype=np.bool_),
         detection=np.array([o.detection for o in regime.observers], dtype=np.float64),
-        p_false=np.array(
-            [
-                false_match_probability(o.false_match_rate, g)
-                for o, g in zip(regime.observers, gallery, strict=True)
-            ],
-            dtype=np.float64,
-        ),
+        **observer_searches(regime, n)._asdict(),
         attr_error=np.array([o.attribute_error for o in regime.observers], dtype=np.float64),
         latency=np.array([o.latency_days for o in regime.observers], dtype=np.int64),
         capacity=np.array(
@@ -220,7 +246,6 @@ def compile_regime(regime: Regime, n: int) -> Compiled:
         queue_wait=np.array([o.queue == "wait" for o in regime.observers], dtype=np.bool_),
         accuse_rate=np.array([0.0 if a is None else a.rate for a in accuse], dtype=np.float64),
         accuse_beh=np.array([-1 if a is None else b_index[a.behaviour] for a in accuse], np.int64),
-        fm_mult=fm_mult,
         fm_weight=_relative(fm_mult),
         accuse_weight=_relative(acc_mult),
         accuse_mean=float(shares @ acc_mult),

@@ -232,6 +232,7 @@ class DayLoop:
             "list_entries": moves[:, :, 0].sum(1),
             "list_exits": moves[:, :, 1].sum(1),
             "false_attributions": flows["false"],
+            "false_matches_outside": self.observe_stage.outside,
             "wrongful_penalties": flows["wrongful"],
             "appeals_filed": flows["filed"],
             "appeals_won": flows["won"],

@@ -33,6 +33,7 @@ POP_HOUSEHOLD = 103
 POP_GRAPH = 104
 POP_ENROL = 105
 POP_PLACE = 106
+POP_GALLERY = 107  # who is enrolled in each searching observer's gallery
 CURE = 5
 ACCUSE = 6
 APPEAL = 7

@@ -35,6 +35,12 @@ def has_responses(regime: Regime) -> bool:
     )
 
 
+def searches_outside(regime: Regime) -> bool:
+    """Some observer searches faces (a matcher or a false-match rate), so a search can
+    return someone outside the simulation: false_matches_outside is measured."""
+    return any(o.searching for o in regime.observers)
+
+
 def metric_names(regime: Regime) -> list[str]:
     """Every metric a run of this regime records, in a stable order."""
     return [*stock_names(regime), *flow_names(regime)]
@@ -70,6 +76,7 @@ def flow_names(regime: Regime) -> list[str]:
         *(f"events_true.{b}" for b in beh),
         *(f"events_recorded.{b}" for b in beh),
         "false_attributions",
+        *(["false_matches_outside"] if searches_outside(regime) else []),
         "wrongful_penalties",
         *(f"recorded_by.{o}" for o in obs),
         *(f"false_by.{o}" for o in obs),

@@ -53,6 +53,9 @@ class Observation:
         self.pending: dict[int, list[Events]] = {}
         self.waiting = np.zeros(0, dtype=np.int64)  # packed candidates in a queue
         self.waiting_since = np.zeros(0, dtype=np.int64)
+        self.key_e = rng.stage_key(seed, 0, rng.POP_GALLERY)
+        # Searches today that returned someone outside the simulation, by the doer's group.
+        self.outside = np.zeros(c.fm_weight.size, dtype=np.int64)
 
     def __call__(self, day: int, true_events: np.ndarray) -> Events:
         c, pop = self.c, self.pop
@@ -64,9 +67,10 @@ class Observation:
             cand = np.concatenate([self.waiting, cand])
             happened = np.concatenate([self.waiting_since, happened])
         keep = self.serve(day, cand, happened)
+        self.outside[:] = 0
         attr, recorded = kernels.match(
-            c, rng.stage_key(self.seed, day, rng.MATCH), cand, keep, pop.group,
-            pop.household, pop.hstart,
+            c, rng.stage_key(self.seed, day, rng.MATCH), self.key_e, cand, keep, pop.group,
+            pop.household, pop.hstart, self.outside,
         )  # fmt: skip
         doer, beh, obs, _ = unpack(cand)
         found = Events(attr, doer, beh, obs, happened).subset(recorded)
@@ -106,13 +110,11 @@ class Observation:
         """Reports of events nobody committed (informants' false accusations)."""
         c, n = self.c, self.pop.n
         parts = [_no_events()]
+        key = rng.stage_key(self.seed, day, rng.ACCUSE)
         for o in np.flatnonzero(c.accuse_rate > 0):
-            key = rng.stage_key(self.seed, day, rng.ACCUSE)
-            count = np.random.default_rng(int(key) ^ int(o)).poisson(
-                n * c.accuse_rate[o] * c.accuse_mean
-            )
-            attr = kernels.accusations(c, key, int(o), int(count), self.pop.group)
-            fill = np.full(count, 1, dtype=np.int64)
+            lam = n * c.accuse_rate[o] * c.accuse_mean
+            attr = kernels.accusations(c, key, int(o), float(lam), self.pop.group)
+            fill = np.full(attr.size, 1, dtype=np.int64)
             parts.append(Events(attr, -fill, fill * c.accuse_beh[o], fill * o, fill * day))
         return Events.concat(parts)
 

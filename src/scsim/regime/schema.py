@@ -344,19 +344,29 @@ class Observer(_Model):
         1.0,
         ge=0,
         le=1,
-        description="Chance an event in view (and not falsely matched) is attributed to its doer.",
+        description="Chance an event in view is attributed to its doer; for a searching "
+        "observer (a matcher or false_match_rate > 0), 1 - FNIR: the chance a search of an "
+        "enrolled doer returns the doer.",
     )
     false_match_rate: float = Field(
         0.0,
         ge=0,
         le=1,
-        description="Per comparison; a search returns someone else with probability "
-        "1 - (1 - false_match_rate) ** gallery.",
+        description="Per comparison (times the doer's group false_match_multiplier); a "
+        "search that does not return the doer returns someone else with probability "
+        "FPIR = 1 - (1 - false_match_rate * multiplier) ** gallery.",
     )
     gallery: int | None = Field(
         None,
         ge=1,
-        description="Number of people each search compares against; null: the whole population.",
+        description="Number of people each search compares against; null: everyone the "
+        "population represents who is enrolled (represents x enrolled).",
+    )
+    enrolled: Share = Field(
+        1.0,
+        description="Share of people in the gallery of a searching observer, fixed per "
+        "agent; a search of a doer outside it can only return someone else. Ignored by "
+        "an observer that does not search.",
     )
     latency_days: int = Field(
         0, ge=0, le=3650, description="Days between an event and its recording."
@@ -399,6 +409,12 @@ class Observer(_Model):
                 data.setdefault("detection", preset[0])
                 data.setdefault("false_match_rate", preset[1])
         return data
+
+    @property
+    def searching(self) -> bool:
+        """It searches a gallery of faces (a matcher preset or a false-match rate):
+        enrolment, mated and non-mated searches and impostors apply to it."""
+        return self.matcher is not None or self.false_match_rate > 0
 
 
 PointsOrLadder = _one_of(
@@ -825,6 +841,13 @@ class Regime(_Model):
         le=MAX_POPULATION,
         description="Default population size when the user gives none; null: the tool's.",
     )
+    represents: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_POPULATION,
+        description="How many real people the simulated population stands for (each "
+        "agent for represents / population); null: the population itself.",
+    )
     places: list[Place] = Field(
         default_factory=lambda: [Place(name="everywhere", share=1.0)],
         min_length=1,
@@ -839,6 +862,10 @@ class Regime(_Model):
     def all_lists(self) -> list[ListSpec]:
         """Every list: the blacklist first if present, then ``lists`` in order."""
         return ([self.blacklist] if self.blacklist is not None else []) + list(self.lists)
+
+    def people_per_agent(self, n: int) -> float:
+        """How many real people each of ``n`` agents stands for."""
+        return 1.0 if self.represents is None else self.represents / n
 
     @property
     def source(self) -> str:

@@ -8,6 +8,7 @@ from what the engine ran.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -116,17 +117,26 @@ def rules_table(regime: Regime) -> Table:
     )
 
 
+def _impostors(regime: Regime, o) -> str:
+    """How often a search that does not return its doer returns someone else (the
+    FPIR of docs/regime-format.md, at group multiplier 1), and against whom."""
+    if o.false_match_rate <= 0:
+        return "0"
+    gallery = o.gallery
+    if gallery is None and regime.represents is not None:
+        gallery = round(regime.represents * o.enrolled)
+    enrolled = f"; {pct(o.enrolled, 0)} enrolled" if o.enrolled < 1 else ""
+    if gallery is None:
+        return f"rate {o.false_match_rate:g} against everyone enrolled{enrolled}"
+    fpir = -math.expm1(gallery * math.log1p(-o.false_match_rate))
+    return f"{pct(fpir, 2)} of searches missing the doer, against {gallery:,}{enrolled}"
+
+
 def observers_table(regime: Regime) -> Table:
     """Per observer: view, attribution, error and delay."""
     rows = []
     for o in regime.observers:
-        gallery = f"{o.gallery:,}" if o.gallery is not None else "everyone"
-        p_false = 1 - (1 - o.false_match_rate) ** (o.gallery or 1)
-        false = (
-            f"{pct(p_false, 2)} per search of {gallery}"
-            if o.false_match_rate > 0 and o.gallery is not None
-            else (f"rate {o.false_match_rate:g} against everyone" if o.false_match_rate else "0")
-        )
+        false = _impostors(regime, o)
         coverage = o.coverage if isinstance(o.coverage, int | float) else None
         rows.append(
             (

@@ -140,6 +140,7 @@ def _observer(
     _maybe(draw, "detection", draw(_unit()), obs)
     _maybe(draw, "false_match_rate", draw(st.floats(0, 1e-3, allow_nan=False)), obs)
     _maybe(draw, "gallery", draw(st.none() | st.integers(1, 10**7)), obs)
+    _maybe(draw, "enrolled", draw(_unit()), obs)
     _maybe(draw, "latency_days", draw(st.integers(0, 60)), obs)
     _maybe(draw, "capacity_per_day", draw(st.none() | st.integers(0, 10**4)), obs)
     _maybe(draw, "queue", draw(st.sampled_from(["expire", "wait"])), obs)
@@ -299,6 +300,7 @@ def regimes(draw: st.DrawFn) -> dict[str, Any]:
     _maybe(draw, "description", draw(_TEXT), out)
     _maybe(draw, "sources", draw(st.lists(_TEXT, max_size=2)), out)
     _maybe(draw, "score", draw(_score()), out)
+    _maybe(draw, "represents", draw(st.none() | st.integers(1, 10**10)), out)
     out["grades"] = grades
     out["behaviours"] = behaviours
     places = draw(_places())

@@ -3,7 +3,9 @@
 
 Each operator runs its own regime over the world's people: the world's behaviours
 (the union of the operators', one rate each), groups, places, households and graph
-(the first operator's unless the world gives its own). An operator that receives data
+(the first operator's unless the world gives its own), and scale: a world that gives
+its own population stands for itself (``represents`` null), one that does not for as
+many people as the first operator's ``represents`` says. An operator that receives data
 gets one ``records`` observer named after each sender; it sees nothing itself (zero
 coverage): the flow's records arrive through it.
 """
@@ -234,8 +236,9 @@ def _derive(world: World, originals: dict[str, Regime], data: Any, where: str) -
                 {"name": sender, "kind": "records", "watches": sorted(watched),
                  "coverage": 0.0, "detection": 0.0}
             )  # fmt: skip
+        d["represents"] = society.represents
         if world.population is not None:
-            d["population"] = world.population
+            d["population"], d["represents"] = world.population, None
         try:
             derived = validate_mapping(d, f"operator {name} in world {world.name}")
         except RegimeError as exc:
