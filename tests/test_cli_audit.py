@@ -138,6 +138,29 @@ def test_compare_table(batches: tuple[Path, dict, dict]) -> None:
     assert "equal under A and B" in out  # true events: common random numbers
 
 
+def test_compare_prints_means_over_pairs_inside_their_intervals(
+    batches: tuple[Path, dict, dict],
+) -> None:
+    """Every printed B - A of a batch is the mean over its pairs and lies inside its
+    own interval; the agent tables say which seed they pair; what differs is listed
+    key by key (issue 13, items 1 and 5)."""
+    db, a, b = batches
+    result = invoke("compare", a["run_id"], b["run_id"], "--store", db, "--json")
+    payload = json.loads(result.stdout)
+    assert "means over 3 seed pairs" in payload["metrics_are"]
+    inside = 0
+    for name, m in payload["metrics"].items():
+        if m["ci"] is not None and m["diff"] is not None:
+            assert m["ci"][0] - 1e-9 <= m["diff"] <= m["ci"][1] + 1e-9, name
+            inside += 1
+    assert inside > 20
+    assert payload["differs"] == ["rules.0.points: -5 -> -8", "rules.1.points: -10 -> -15"]
+    out = invoke("compare", a["run_id"], b["run_id"], "--store", db).stdout
+    assert "metrics, B minus A (mean over 3 seed pairs)" in out
+    assert "seed 7 (the first of 3 pairs)" in out
+    assert "rules.0.points: -5 -> -8" in out
+
+
 def test_compare_refuses_unpaired_runs(batches: tuple[Path, dict, dict]) -> None:
     db, a, b = batches
     result = invoke("compare", a["run_id"], b["replicates"][1], "--store", db)

@@ -531,8 +531,10 @@ def _print_comparison(result: Comparison) -> None:
     )
     head.add_row("replicate pairs", str(result.pairs))
     console.print(head)
+    _print_differs(console, result.differs)
+    one_seed = _agents_title(result)
 
-    sanctions = Table(title="under each sanction on the last day, agent by agent")
+    sanctions = Table(title=f"under each sanction on the last day, agent by agent{one_seed}")
     for column in ("sanction", "group"):
         sanctions.add_column(column, no_wrap=True)
     for column in ("people", "under A", "under B", "both", "only A", "only B"):
@@ -549,7 +551,7 @@ def _print_comparison(result: Comparison) -> None:
             f"{r['only_a']:,} under A only"
         )
 
-    scores = Table(title="scores, B minus A (points)")
+    scores = Table(title=f"scores, B minus A (points){one_seed}")
     scores.add_column("group", no_wrap=True)
     for column in ("mean A", "mean B", "mean diff", "5%", "median", "95%", "lower", "higher"):
         scores.add_column(column, justify="right")
@@ -567,10 +569,16 @@ def _print_comparison(result: Comparison) -> None:
         )
     console.print(scores)
 
-    metrics = Table(title="metrics, B minus A (stocks on the last day, flows summed)")
-    metrics.add_column("metric", no_wrap=True)
+    over = f"mean over {result.pairs} seed pairs" if result.pairs > 1 else "one pair of runs"
+    metrics = Table(
+        title=f"metrics, B minus A ({over})",
+        caption="stocks on the last day, flows summed"
+        + ("; interval: 95% t over the pairs" if result.pairs > 1 else ""),
+    )
+    # The names fold when the terminal is narrow; the numbers never shrink.
+    metrics.add_column("metric", overflow="fold")
     for column in ("A", "B", "B - A", "95% interval"):
-        metrics.add_column(column, justify="right", no_wrap=True)
+        metrics.add_column(column, justify="right", no_wrap=True, min_width=len(column))
     same = 0
     for r in result.metrics.iter_rows(named=True):
         no_spread = not math.isfinite(r["ci_lo"]) or r["ci_lo"] == r["ci_hi"] == 0
@@ -595,6 +603,23 @@ def _print_comparison(result: Comparison) -> None:
         console.print(f"{same} metrics are equal under A and B and not shown (see --json).")
     for note in result.notes:
         console.print(f"note: {_escape(note)}")
+
+
+def _agents_title(result: Comparison) -> str:
+    """Agent-by-agent tables pair one seed: say which when a batch has more."""
+    if result.pairs > 1:
+        return f", seed {result.agents_seed} (the first of {result.pairs} pairs)"
+    return ""
+
+
+def _print_differs(console: Console, differs: list[str]) -> None:
+    """What differs between A and B, key by key: what the comparison measures."""
+    if not differs:
+        console.print("A and B: the same regime (nothing differs but the run)")
+        return
+    console.print(f"what differs, A -> B ({len(differs)}):")
+    for line in differs:
+        console.print(f"  {_escape(line)}")
 
 
 class ReportFormat(StrEnum):

@@ -57,8 +57,14 @@ class Comparison:
     flag (under a sanction only because of a false attribution); empty when either
     run's agents lack it.
     ``scores``: per group, mean scores and quantiles of the per-agent difference.
-    ``metrics``: per metric of both summaries, A, B, the difference and its 95% CI over
-    replicate pairs (NaN without replicates). ``agents``: the per-agent pairing.
+    These three are agent by agent, so they pair one seed: ``agents_seed``, the first
+    pair's.
+    ``metrics``: per metric of both summaries, A, B and the difference B - A, each the
+    mean over the ``pairs`` seed pairs (one pair: the runs' own values), and the
+    difference's 95% t-interval over the pairs (NaN with one pair), so a printed
+    difference always lies inside its own interval. ``agents``: the per-agent pairing.
+    ``differs``: what differs between A and B, one line each (regime keys, then
+    population, days, seed): what the comparison measures the effect of.
     """
 
     a: RunRef
@@ -70,6 +76,12 @@ class Comparison:
     wrongful: pl.DataFrame = field(default_factory=pl.DataFrame)
     pairs: int = 1
     notes: list[str] = field(default_factory=list)
+    differs: list[str] = field(default_factory=list)
+
+    @property
+    def agents_seed(self) -> int:
+        """The seed of the pair the agent-by-agent tables are made of."""
+        return self.a.seed
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form (NaN and infinity become ``None``)."""
@@ -92,6 +104,14 @@ class Comparison:
             "b": vars(self.b),
             "difference": "b - a",
             "pairs": self.pairs,
+            "metrics_are": (
+                f"means over {self.pairs} seed pairs, with the 95% t-interval of the "
+                "difference over the pairs"
+                if self.pairs > 1
+                else "the values of one pair of runs"
+            ),
+            "agents_seed": self.agents_seed,
+            "differs": list(self.differs),
             "sanctions": _records(self.sanctions),
             "wrongful": _records(self.wrongful),
             "scores": _records(self.scores),
@@ -144,7 +164,64 @@ def compare(a: Run | Sequence[Run], b: Run | Sequence[Run]) -> Comparison:
         wrongful=_wrongful_table(agents, _groups(first_a)),
         pairs=len(pairs),
         notes=notes,
+        differs=what_differs(first_a, first_b),
     )
+
+
+def what_differs(a: Run, b: Run) -> list[str]:
+    """What differs between runs A and B, one line each: the regime (or world) key by
+    key (dotted paths, ``A -> B``), then population, days and seed; empty when they
+    are the same run of the same regime."""
+    dump_a, dump_b = (run.regime.model_dump(mode="json") for run in (a, b))
+    lines = [f"{key}: {_show(va)} -> {_show(vb)}" for key, va, vb in regime_diff(dump_a, dump_b)]
+    lines += [
+        f"{name}: {va:,} -> {vb:,}"
+        for name, va, vb in (
+            ("population", a.population, b.population),
+            ("days", a.days, b.days),
+            ("seed", a.seed, b.seed),
+        )
+        if va != vb
+    ]
+    return lines
+
+
+_MISSING = object()
+
+
+def regime_diff(a: Any, b: Any, path: str = "") -> list[tuple[str, Any, Any]]:
+    """Every leaf where two resolved regimes (their ``model_dump``) differ, as
+    ``(dotted.key, value in A, value in B)``; a key one side lacks has ``None`` there.
+    Lists are compared item by item (``rules.0.points``)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        keys = list(a) + [k for k in b if k not in a]
+        return [
+            d
+            for k in keys
+            for d in regime_diff(a.get(k, _MISSING), b.get(k, _MISSING), f"{path}{k}.")
+        ]
+    if isinstance(a, list) and isinstance(b, list):
+        longest = max(len(a), len(b))
+        return [
+            d
+            for i in range(longest)
+            for d in regime_diff(
+                a[i] if i < len(a) else _MISSING, b[i] if i < len(b) else _MISSING, f"{path}{i}."
+            )
+        ]
+    if a == b:
+        return []
+    return [(path.rstrip("."), None if a is _MISSING else a, None if b is _MISSING else b)]
+
+
+def _show(value: Any) -> str:
+    """A regime value as a reader would write it in the file (JSON is YAML)."""
+    import json
+
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = json.dumps(value, separators=(", ", ": "))
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def pairing_problem(a: Run, b: Run) -> str | None:
@@ -349,18 +426,23 @@ def _metric_table(a: Run, b: Run, pairs: list[tuple[Run, Run]], notes: list[str]
         )
     rows = []
     for name in names:
-        va, vb = a.summary[name], b.summary[name]
         if len(pairs) > 1:
-            _, lo, hi = t_interval([rb.summary[name] - ra.summary[name] for ra, rb in pairs])
+            va = _mean([ra.summary[name] for ra, _ in pairs])
+            vb = _mean([rb.summary[name] for _, rb in pairs])
+            diffs = [_diff(ra.summary[name], rb.summary[name]) for ra, rb in pairs]
+            diff, lo, hi = t_interval(diffs)
+            if not math.isfinite(lo) and all(d == 0 for d in diffs):
+                diff = lo = hi = 0.0  # equal infinities in every pair differ by nothing
         else:
-            lo = hi = math.nan
+            va, vb = a.summary[name], b.summary[name]
+            diff, lo, hi = _diff(va, vb), math.nan, math.nan
         rows.append(
             {
                 "metric": name,
                 "kind": "stock" if name in a.stocks else "flow",
                 "a": va,
                 "b": vb,
-                "diff": _diff(va, vb),
+                "diff": diff,
                 "ci_lo": lo,
                 "ci_hi": hi,
             }
@@ -371,6 +453,14 @@ def _metric_table(a: Run, b: Run, pairs: list[tuple[Run, Run]], notes: list[str]
         **dict.fromkeys(("a", "b", "diff", "ci_lo", "ci_hi"), pl.Float64),
     }
     return pl.DataFrame(rows, schema=schema)
+
+
+def _mean(values: list[float]) -> float:
+    """The mean over replicates; NaN when a replicate's value is undefined, infinite
+    when every replicate agrees on that infinity."""
+    if all(v == values[0] for v in values):
+        return values[0]
+    return t_interval(values)[0]
 
 
 def _diff(va: float, vb: float) -> float:
