@@ -227,3 +227,29 @@ def test_runs_shows_batches(batches: tuple[Path, dict, dict]) -> None:
     assert "batch" in result.stdout
     assert result.stdout.count(a["run_id"].rsplit("-", 1)[1]) == 3 + 1  # 3 rows + own id
     assert max(len(line) for line in result.stdout.splitlines()) <= 80
+
+
+def test_report_of_a_stored_world_names_it_by_id_and_each_operator(tmp_path: Path) -> None:
+    """Issue 13, items 3 and 9: a stored world run is labelled with its id, shows the
+    cascade, and never pairs one operator with another."""
+    import scsim
+
+    db = tmp_path / "w.duckdb"
+    with open_store(db) as s:
+        run_id = s.save(scsim.simulate("china-2018", population=1500, days=30, seed=2))
+    out = tmp_path / "w.html"
+    result = invoke("report", run_id, "--store", db, "-o", out)
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    assert "unsaved" not in text and "not stored" not in text
+    assert f"{run_id} · court" in text and "cascade_wrongful" in text
+    assert "(A) and" not in text
+
+
+def test_report_refuses_an_html_name_without_its_suffix(
+    batches: tuple[Path, dict, dict], tmp_path: Path
+) -> None:
+    db, a, _ = batches
+    result = invoke("report", a["run_id"], "--store", db, "-o", tmp_path / "figs")
+    assert result.exit_code == 2 and "ends in .html" in result.stderr
+    assert "--format png" in result.stderr and not list(tmp_path.iterdir())

@@ -632,7 +632,9 @@ def report(
     run_ids: Annotated[list[str], typer.Argument(help="One or more run ids (see `scsim runs`).")],
     output: Annotated[
         Path,
-        typer.Option("-o", "--output", help="The HTML file, or with --format png a directory."),
+        typer.Option(
+            "-o", "--output", help="The HTML file (.html), or with --format png a directory."
+        ),
     ],
     store: StoreOpt = Path(DEFAULT_STORE),
     format_: Annotated[
@@ -640,14 +642,25 @@ def report(
         typer.Option("--format", help="html: one offline file; png: one figure per chart."),
     ] = ReportFormat.html,
 ) -> None:
-    """Write an audit report on one or more runs (several: compared side by side)."""
+    """Write an audit report on one or more runs (several: compared side by side).
+
+    A run made with --replicates K is reported with its whole batch: means over the
+    replicates with 95% interval bands. A world run shows its operators, flows and
+    cascade, then each operator; two world runs are compared operator by operator.
+    """
     from scsim.report import check_output, write_report
 
     check_output(output, format_.value)  # before loading anything
     with scsim.open_store(store, read_only=True) as s:
-        loaded = [s.load(run_id) for run_id in run_ids]
+        loaded = [_report_item(s, run_id) for run_id in run_ids]
     for path in write_report(loaded, output, format=format_.value):
         typer.echo(str(path))
+
+
+def _report_item(store: Store, run_id: str) -> Run | list[Run]:
+    """The run, or its replicate batch (the run first, then the rest by seed)."""
+    batch = _batch_from(store, run_id)
+    return batch if len(batch) > 1 else batch[0]
 
 
 @app.command()
