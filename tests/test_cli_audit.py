@@ -253,3 +253,19 @@ def test_report_refuses_an_html_name_without_its_suffix(
     result = invoke("report", a["run_id"], "--store", db, "-o", tmp_path / "figs")
     assert result.exit_code == 2 and "ends in .html" in result.stderr
     assert "--format png" in result.stderr and not list(tmp_path.iterdir())
+
+
+def test_a_worlds_summary_fits_a_screen_and_all_prints_everything(tmp_path: Path) -> None:
+    """Issue 13, item 9: one line an operator; --all prints every metric, shares as %."""
+    common = ["run", "national-pooled", "--population", "2000", "--days", "10"]
+    short = invoke(*common, "--store", tmp_path / "s.duckdb")
+    assert short.exit_code == 0, short.output
+    assert len(short.stdout.splitlines()) <= 40
+    for op in ("national", "court", "sesame", "city"):
+        assert f"│ {op} " in short.stdout
+    assert "cascade_wrongful" in short.stdout and "--all prints every one" in short.stdout
+    full = invoke(*common, "--store", tmp_path / "s.duckdb", "--all")
+    assert full.exit_code == 0, full.output
+    assert len(full.stdout.splitlines()) > 200
+    row = next(line for line in full.stdout.splitlines() if "national.grade_share.A " in line)
+    assert "%" in row

@@ -215,3 +215,15 @@ def test_what_differs_is_the_regime_key_by_key(paired_runs: tuple[Run, Run], cit
     assert compare(city_run, a).differs == ["blacklist.exit.after_days: 120 -> null"]
     assert compare(city_run, city_run).differs == []
     assert compare(a, b).to_dict()["differs"] == compare(a, b).differs
+
+
+def test_simulate_replicates_returns_the_batch_the_cli_makes() -> None:
+    """Issue 13, item 9: simulate(..., replicates=K) is --replicates K."""
+    batch = scsim.simulate(
+        scsim.load_regime("jinan-dogs"), population=500, days=10, seed=4, replicates=3
+    )
+    assert [r.seed for r in batch] == [4, 5, 6]
+    again = scsim.simulate(scsim.load_regime("jinan-dogs"), population=500, days=10, seed=5)
+    assert again.summary == pytest.approx(batch[1].summary, nan_ok=True)
+    with pytest.raises(ScsimError, match="replicates: 0"):
+        scsim.simulate("jinan-dogs", population=500, days=10, replicates=0)

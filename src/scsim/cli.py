@@ -185,10 +185,7 @@ _SECTIONS: list[tuple[str, tuple[str, ...]]] = [
 
 
 def _section_of(metric: str) -> str:
-    family = metric.split(".", 1)[0]
-    known = {f for _, families in _SECTIONS for f in families}
-    if family not in known and "." in metric:  # a world's "<operator>.<metric>"
-        family = metric.split(".")[1]
+    family = _section_family(metric)
     for title, families in _SECTIONS:
         if family in families:
             return title
@@ -197,6 +194,20 @@ def _section_of(metric: str) -> str:
 
 # Metric families whose values are shares of the population, shown as percentages.
 _SHARES = ("grade_share",)
+
+
+def _is_share(metric: str) -> bool:
+    """A share of the population, in a regime's run or (``<operator>.``) a world's."""
+    return _section_family(metric) in _SHARES
+
+
+def _section_family(metric: str) -> str:
+    """A metric's family, without a world's ``<operator>.`` prefix."""
+    family = metric.split(".", 1)[0]
+    known = {f for _, families in _SECTIONS for f in families}
+    if family not in known and "." in metric:
+        family = metric.split(".")[1]
+    return family
 
 
 def _number(value: float, share: bool, digits: int, share_digits: int) -> str:
@@ -212,7 +223,9 @@ def _fmt(value: float, share: bool = False) -> str:
     return _number(value, share, 6, 4) if math.isfinite(value) else "n/a"
 
 
-def _print_summary(run: Run) -> None:
+def _print_summary(run: Run, everything: bool = False) -> None:
+    """The end-of-run summary. A world's fits a screen (each operator on one line,
+    then the world's own metrics) unless ``everything`` (``--all``) is asked for."""
     from rich.console import Console
     from rich.table import Table
 
@@ -221,13 +234,16 @@ def _print_summary(run: Run) -> None:
     head.add_column(style="bold")
     head.add_column()
     head.add_row("run id", str(run.run_id))
-    head.add_row("regime", run.regime.name)
+    head.add_row("world" if hasattr(run, "world") else "regime", run.regime.name)
     head.add_row("population", f"{run.population:,}")
     head.add_row("days", f"{run.days:,}")
     head.add_row("seed", str(run.seed))
     head.add_row("seconds", f"{run.seconds:,.3g}")
     head.add_row("agent-days/s", f"{run.agent_days_per_s:,.3g}")
     console.print(head)
+    if hasattr(run, "world") and not everything:
+        _print_world_summary(console, run)
+        return
 
     table = Table(title="metrics (stocks on the last day, flows summed over the run)")
     table.add_column("metric", no_wrap=True)
@@ -248,9 +264,49 @@ def _print_summary(run: Run) -> None:
         table.add_row(f"[bold]{title}[/]", "", "")
         for name in names:
             kind = "last day" if name in run.stocks else "total"
-            share = name.split(".", 1)[0] in _SHARES
+            share = _is_share(name)
             table.add_row(f"  {_escape(name)}", _fmt(run.summary[name], share), kind)
     console.print(table)
+
+
+def _print_world_summary(console: Console, run: Any) -> None:
+    """Each operator on one line, then the joint sanctions and the cascade."""
+    from rich.table import Table
+
+    ops = Table(title="each operator (stocks on the last day, flows summed over the run)")
+    ops.add_column("operator")
+    for column in ("mean score", "lowest grade", "listed", "sanctions*", "wrongful**", "false"):
+        ops.add_column(column, justify="right")
+    for op, r in run.runs.items():
+        m = r.summary
+        low = r.regime.grades[-1].name
+        sanctions = sum(v for k, v in m.items() if k.startswith("sanctioned."))
+        ops.add_row(
+            _escape(op),
+            _fmt(m.get("mean_score", math.nan)),
+            f"{low}: {_fmt(m.get(f'grade_share.{low}', math.nan), True)}",
+            _fmt(m.get("blacklisted", math.nan)),
+            _fmt(sanctions),
+            _fmt(m.get("wrongfully_sanctioned", math.nan)),
+            _fmt(m.get("false_attributions", math.nan)),
+        )
+    console.print(ops)
+    console.print(
+        "* sanctions in force (a person under two counts twice); ** people wrongfully "
+        "sanctioned; false: records attributed to someone who did not do it",
+        style="dim",
+    )
+    world = Table(title="the world: joint sanctions and the cascade (last day)")
+    world.add_column("metric", no_wrap=True)
+    world.add_column("value", justify="right")
+    for name, value in run.summary.items():
+        if name.split(".", 1)[0] not in run.runs and not name.startswith("sanctions_per_listed."):
+            world.add_row(_escape(name), _fmt(value))
+    console.print(world)
+    console.print(
+        f"{len(run.summary)} metrics in all: --all prints every one, --json gives them "
+        "as one object, `scsim report` draws them."
+    )
 
 
 @app.command()
@@ -293,6 +349,12 @@ def run(
             f"(default: when the population is at most {PER_AGENT_LIMIT:,}).",
         ),
     ] = None,
+    all_: Annotated[
+        bool,
+        typer.Option(
+            "--all", help="Print every metric of a world's run, not one line an operator."
+        ),
+    ] = False,
 ) -> None:
     """Simulate REGIME (a regime or a world) and store the run (or K replicate runs
     with --replicates K). Above 10 million agents only aggregates are kept unless
@@ -326,7 +388,7 @@ def run(
     if json_:
         typer.echo(_run_json(first, ids if replicates > 1 else None, ci))
     else:
-        _print_summary(first)
+        _print_summary(first, all_)
         if ci is not None:
             _print_intervals(ids, ci)
 
@@ -388,7 +450,7 @@ def _print_intervals(ids: list[str], ci: dict[str, tuple[float, float, float]]) 
     table.add_column("mean", justify="right", no_wrap=True)
     table.add_column("95% interval", justify="right", no_wrap=True)
     for name, (mean, lo, hi) in ci.items():
-        share = name.split(".", 1)[0] in _SHARES
+        share = _is_share(name)
         interval = f"{_fmt(lo, share)} to {_fmt(hi, share)}" if math.isfinite(lo) else "n/a"
         table.add_row(_escape(name), _fmt(mean, share), interval)
     console = Console(highlight=False)
@@ -585,7 +647,7 @@ def _print_comparison(result: Comparison) -> None:
         if r["diff"] == 0 and no_spread:
             same += 1  # equal in every replicate pair (common random numbers)
             continue
-        share = r["metric"].split(".", 1)[0] in _SHARES
+        share = _is_share(r["metric"])
         interval = (
             f"{_short(r['ci_lo'], share)} to {_short(r['ci_hi'], share)}"
             if math.isfinite(r["ci_lo"])

@@ -100,6 +100,18 @@ class WorldRun(_Frames):
         """The world (what a stored run is "of", as a regime is for a ``Run``)."""
         return self.world
 
+    @property
+    def by_group(self) -> pl.DataFrame:
+        """Per-group impact, operator by operator: each operator's ``Run.by_group``
+        with an ``operator`` column first (columns an operator lacks are null), so a
+        group's burden can be read across the scorers that share the population."""
+        import polars as pl
+
+        frames = [
+            r.by_group.select(pl.lit(op).alias("operator"), pl.all()) for op, r in self.runs.items()
+        ]
+        return pl.concat(frames, how="diagonal_relaxed")
+
     def explain(self, agent: int, account: bool = True) -> WorldExplanation:
         """Every sanction in force on ``agent`` at the end, by operator and joint, each
         followed back across operators to its first cause (the events, true or
