@@ -269,3 +269,22 @@ def test_a_worlds_summary_fits_a_screen_and_all_prints_everything(tmp_path: Path
     assert len(full.stdout.splitlines()) > 200
     row = next(line for line in full.stdout.splitlines() if "national.grade_share.A " in line)
     assert "%" in row
+
+
+def test_two_world_runs_are_compared_operator_by_operator(tmp_path: Path) -> None:
+    """Issue 13, item 3: compare pairs each operator with itself, never another."""
+    db = tmp_path / "w.duckdb"
+    common = ["run", "china-2018", "--population", "1500", "--days", "30", "--store", db]
+    a = json.loads(invoke(*common, "--json").stdout)
+    b = json.loads(invoke(*common, "--set", "flows.0.delay_days=1", "--json").stdout)
+    result = invoke("compare", a["run_id"], b["run_id"], "--store", db, "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert list(payload["operators"]) == ["court", "sesame", "city", "cameras"]
+    for op, comparison in payload["operators"].items():
+        assert comparison["a"]["regime"] == comparison["b"]["regime"], op
+    assert payload["differs"] == ["flows.0.delay_days: 7 -> 1"]
+    assert "cascade_wrongful" in payload["world"]
+    text = invoke("compare", a["run_id"], b["run_id"], "--store", db).stdout
+    assert "operator sesame: its run in A and its run in B" in text
+    assert "flows.0.delay_days: 7 -> 1" in text and "cascade_wrongful" in text

@@ -559,8 +559,39 @@ def compare(
     result = scsim.compare(batch_a, batch_b)
     if json_:
         typer.echo(json.dumps(result.to_dict(), allow_nan=False))
+    elif hasattr(result, "operators"):
+        _print_world_comparison(result)
     else:
         _print_comparison(result)
+
+
+def _print_world_comparison(result: Any) -> None:
+    """Two world runs, operator by operator, then the world's own metrics."""
+    from rich.console import Console
+    from rich.rule import Rule
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    console.print(f"A  {_escape(result.a.label())}\nB  {_escape(result.b.label())}")
+    _print_differs(console, result.differs)
+    for op, comparison in result.operators.items():
+        console.print(Rule(f"operator {_escape(op)}: its run in A and its run in B"))
+        _print_comparison(comparison, heading=False)
+    console.print(Rule("the world: joint sanctions and the cascade"))
+    table = Table(title=f"B minus A ({'mean over pairs' if result.pairs > 1 else 'one pair'})")
+    table.add_column("metric", overflow="fold")
+    for column in ("A", "B", "B - A", "95% interval"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for r in result.metrics.iter_rows(named=True):
+        interval = (
+            f"{_short(r['ci_lo'])} to {_short(r['ci_hi'])}" if math.isfinite(r["ci_lo"]) else ""
+        )
+        table.add_row(
+            _escape(r["metric"]), _short(r["a"]), _short(r["b"]), _short(r["diff"]), interval
+        )
+    console.print(table)
+    for note in result.notes:
+        console.print(f"note: {_escape(note)}")
 
 
 def _batch_from(store: Store, run_id: str) -> list[Run]:
@@ -576,7 +607,9 @@ def _short(value: float, share: bool = False) -> str:
     return _number(value, share, 4, 3)
 
 
-def _print_comparison(result: Comparison) -> None:
+def _print_comparison(result: Comparison, heading: bool = True) -> None:
+    """The comparison's tables; ``heading``: first A, B and what differs (a world's
+    operators share the world's)."""
     import polars as pl
     from rich.console import Console
     from rich.table import Table
@@ -592,8 +625,9 @@ def _print_comparison(result: Comparison) -> None:
         f"{result.a.population:,} people, {result.a.days:,} days, seed {result.a.seed}",
     )
     head.add_row("replicate pairs", str(result.pairs))
-    console.print(head)
-    _print_differs(console, result.differs)
+    if heading:
+        console.print(head)
+        _print_differs(console, result.differs)
     one_seed = _agents_title(result)
 
     sanctions = Table(title=f"under each sanction on the last day, agent by agent{one_seed}")

@@ -120,8 +120,11 @@ class Comparison:
         }
 
 
-def compare(a: Run | Sequence[Run], b: Run | Sequence[Run]) -> Comparison:
+def compare(a: Run | Sequence[Run], b: Run | Sequence[Run]) -> Comparison | WorldComparison:
     """Compare run A with run B agent by agent (differences are B - A).
+
+    Two world runs (or batches of them) are compared operator by operator: a
+    :class:`WorldComparison`, never one operator against another.
 
     ``a`` and ``b`` are runs, or replicate batches (sequences of runs with seeds
     S, S+1, ...; the first of each is the pair compared agent by agent). When both
@@ -134,12 +137,15 @@ def compare(a: Run | Sequence[Run], b: Run | Sequence[Run]) -> Comparison:
     """
     runs_a = _as_batch(a)
     runs_b = _as_batch(b)
-    for run in (*runs_a, *runs_b):
-        if hasattr(run, "world"):
-            raise ScsimError(
-                f"compare: run {run.run_id or ''} is of world {run.world.name}; compare one "
-                "operator's runs, e.g. compare(a.runs['court'], b.runs['court'])"
-            )
+    worlds = [hasattr(run, "world") for run in (*runs_a, *runs_b)]
+    if all(worlds):
+        return compare_worlds(runs_a, runs_b)
+    if any(worlds):
+        raise ScsimError(
+            "compare: a world run can be compared only with another world run (operator "
+            "by operator); to compare one operator with a regime's run, pass its run, e.g. "
+            "compare(a.runs['court'], b)"
+        )
     first_a, first_b = runs_a[0], runs_b[0]
     _check_pairable(first_a, first_b)
     notes: list[str] = []
@@ -165,6 +171,63 @@ def compare(a: Run | Sequence[Run], b: Run | Sequence[Run]) -> Comparison:
         pairs=len(pairs),
         notes=notes,
         differs=what_differs(first_a, first_b),
+    )
+
+
+@dataclass
+class WorldComparison:
+    """Two world runs compared operator by operator (differences are B - A).
+
+    ``operators``: each operator's :class:`Comparison` of its run in A with its run in
+    B; ``metrics``: the world's own metrics (joint sanctions, the cascade) as in
+    :class:`Comparison`; ``differs``: what differs between the worlds, key by key.
+    """
+
+    a: RunRef
+    b: RunRef
+    operators: dict[str, Comparison]
+    metrics: pl.DataFrame
+    pairs: int = 1
+    differs: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        world = Comparison(
+            self.a, self.b, pl.DataFrame(), pl.DataFrame(), self.metrics, pl.DataFrame(),
+            pairs=self.pairs,
+        ).to_dict()["metrics"]  # fmt: skip
+        return {
+            "a": vars(self.a),
+            "b": vars(self.b),
+            "difference": "b - a",
+            "pairs": self.pairs,
+            "differs": list(self.differs),
+            "world": world,
+            "operators": {op: c.to_dict() for op, c in self.operators.items()},
+            "notes": list(self.notes),
+        }
+
+
+def compare_worlds(a: list[Any], b: list[Any]) -> WorldComparison:
+    """Each operator of world A with the same operator of world B (batches: seed by
+    seed), and the worlds' own metrics; operators in one world only are noted."""
+    ops = [op for op in a[0].runs if op in b[0].runs]
+    notes = []
+    only = sorted(set(a[0].runs) ^ set(b[0].runs))
+    if only:
+        notes.append(f"operators in one world only, not compared: {', '.join(only)}")
+    operators = {op: compare([w.runs[op] for w in a], [w.runs[op] for w in b]) for op in ops}
+    seeds_pair = [w.seed for w in a] == [w.seed for w in b]
+    pairs = list(zip(a, b, strict=True)) if seeds_pair else [(a[0], b[0])]
+    own = [n for n in a[0].summary if n.split(".", 1)[0] not in a[0].runs]
+    return WorldComparison(
+        a=RunRef.of(a[0]),
+        b=RunRef.of(b[0]),
+        operators=operators,
+        metrics=_metric_table(a[0], b[0], pairs, notes, own),
+        pairs=len(pairs),
+        differs=what_differs(a[0], b[0]),
+        notes=notes,
     )
 
 
@@ -415,8 +478,14 @@ def _score_table(agents: pl.DataFrame, groups: list[str]) -> pl.DataFrame:
     )
 
 
-def _metric_table(a: Run, b: Run, pairs: list[tuple[Run, Run]], notes: list[str]) -> pl.DataFrame:
-    names = [m for m in a.summary if m in b.summary]
+def _metric_table(
+    a: Run,
+    b: Run,
+    pairs: list[tuple[Run, Run]],
+    notes: list[str],
+    only: list[str] | None = None,
+) -> pl.DataFrame:
+    names = [m for m in (a.summary if only is None else only) if m in b.summary]
     only = sorted(set(a.summary) ^ set(b.summary))
     if only:
         notes.append(
