@@ -264,6 +264,10 @@ def explain_world(wrun, agent: int, account: bool = True) -> WorldExplanation:
         else:
             text, events = "in that grade", _events_of(src, agent).filter(pl.col("points") < 0)
         chain = [f"[{j.on}] {text}", *_chain(wrun, j.on, events, agent, depth=0)]
+        source = by_op[j.on].ledger
+        if row.get(f"wrongfully_sanctioned.{j.name}") and source is not None:
+            chain.append(f"wrongfully: {j.on} would not list it without a false record:")
+            chain += ["  <- " + line for line in source.sources]
         joint.append((j.name, condition, chain))
     return WorldExplanation(agent, by_op, joint, chains)
 
