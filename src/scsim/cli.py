@@ -764,11 +764,21 @@ def explain(
     run_id: Annotated[str, typer.Argument(help="A run id (see `scsim runs`).")],
     agent: Annotated[int, typer.Argument(help="The agent's id (0 to population - 1).")],
     store: StoreOpt = Path(DEFAULT_STORE),
+    account: Annotated[
+        bool,
+        typer.Option(
+            "--account/--no-account",
+            help="Account for every point (re-runs the run with the agent traced: as long "
+            "as the run took) and trace a wrongful flag to its false records; "
+            "--no-account reads the logs only.",
+        ),
+    ] = True,
 ) -> None:
-    """The chain of recorded events behind an agent's sanctions, each marked true or false."""
+    """The chain of recorded events behind an agent's sanctions, each marked true or
+    false; every point it gained or lost; the false records behind a wrongful flag."""
     with scsim.open_store(store, read_only=True) as s:
         loaded = s.load(run_id)
-    typer.echo(loaded.explain(agent).text())
+    typer.echo(loaded.explain(agent, account).text())
 
 
 def main() -> None:
