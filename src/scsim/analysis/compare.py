@@ -85,20 +85,7 @@ class Comparison:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form (NaN and infinity become ``None``)."""
-        metrics = {
-            row["metric"]: {
-                "kind": row["kind"],
-                "a": _finite(row["a"]),
-                "b": _finite(row["b"]),
-                "diff": _finite(row["diff"]),
-                "ci": (
-                    [_finite(row["ci_lo"]), _finite(row["ci_hi"])]
-                    if math.isfinite(row["ci_lo"])
-                    else None
-                ),
-            }
-            for row in self.metrics.iter_rows(named=True)
-        }
+        metrics = _metrics_dict(self.metrics)
         return {
             "a": vars(self.a),
             "b": vars(self.b),
@@ -118,6 +105,24 @@ class Comparison:
             "metrics": metrics,
             "notes": list(self.notes),
         }
+
+
+def _metrics_dict(metrics: pl.DataFrame) -> dict[str, Any]:
+    """The metric table as JSON: per metric its kind, A, B, B - A and the interval."""
+    return {
+        row["metric"]: {
+            "kind": row["kind"],
+            "a": _finite(row["a"]),
+            "b": _finite(row["b"]),
+            "diff": _finite(row["diff"]),
+            "ci": (
+                [_finite(row["ci_lo"]), _finite(row["ci_hi"])]
+                if math.isfinite(row["ci_lo"])
+                else None
+            ),
+        }
+        for row in metrics.iter_rows(named=True)
+    }
 
 
 def compare(a: Run | Sequence[Run], b: Run | Sequence[Run]) -> Comparison | WorldComparison:
@@ -192,10 +197,7 @@ class WorldComparison:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        world = Comparison(
-            self.a, self.b, pl.DataFrame(), pl.DataFrame(), self.metrics, pl.DataFrame(),
-            pairs=self.pairs,
-        ).to_dict()["metrics"]  # fmt: skip
+        world = _metrics_dict(self.metrics)
         return {
             "a": vars(self.a),
             "b": vars(self.b),

@@ -322,11 +322,6 @@ def _ledger(tr: _Tracer, loop: DayLoop, log: pl.DataFrame, run, agent: int, frie
     enrolled = bool(loop.state.enrolled[agent])
     real = _split(c, tr.real, col, own, enrolled)
     clean = _split(c, tr.clean, col, own_clean, enrolled)
-    if not c.household_unit:
-        # Without household scoring the events stage moves the agent's own score only;
-        # in the clean copy, a false record's points never land (its ``applied_clean``).
-        clean["own_events"] = clean["own_events"] + clean["household"]
-        clean["household"] = np.zeros_like(own)
     parts = {k: float(v.sum()) / SCALE for k, v in real.items()}
     gap = {k: float(real[k].sum() - clean[k].sum()) / SCALE for k in real}
     daily = _daily(real)
