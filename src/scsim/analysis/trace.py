@@ -66,29 +66,41 @@ class Ledger:
     sources: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
-        change = self.final - self.initial
+        """The ledger in words: each component that moved the score, the exact sum,
+        and where the real life parted from the clean counterfactual."""
         out = [
-            f"score {self.initial:g} at the start -> {self.final:g} at the end "
-            f"({change:+g} points), every point accounted for:"
+            f"score {_pts(self.initial)} at the start -> {_pts(self.final)} at the end "
+            f"({_pts(self.final - self.initial, True)} points), every point accounted for:"
         ]
-        width = max(len(COMPONENTS[k]) for k in self.parts) if self.parts else 0
+        width = max(len(v) for v in COMPONENTS.values())
         for key, points in self.parts.items():
-            if points or key in ("own_events",):
-                out.append(f"  {COMPONENTS[key]:<{width}}  {points:+g}")
+            if points or key == "own_events":
+                out.append(f"  {COMPONENTS[key]:<{width}}  {_pts(points, True)}")
         total = sum(self.parts.values())
-        out.append(f"  {'sum':<{width}}  {total:+g} (= the score change)")
+        out.append(f"  {'sum (= the score change)':<{width}}  {_pts(total, True)}")
         if self.clean_final != self.final:
             out.append(
-                f"without any false attribution (the clean counterfactual) the score would "
-                f"end at {self.clean_final:g}; the difference, {self.final - self.clean_final:+g}"
-                " points, came from:"
+                "without any false attribution (the clean counterfactual) the score would "
+                f"end at {_pts(self.clean_final)}; the difference, "
+                f"{_pts(self.final - self.clean_final, True)} points, came from:"
             )
             for key, points in self.gap.items():
                 if points:
-                    out.append(f"  {COMPONENTS[key]:<{width}}  {points:+g}")
+                    out.append(f"  {COMPONENTS[key]:<{width}}  {_pts(points, True)}")
+            if self.friends:
+                out.append(
+                    "  the liability's pull from the friends whose own scores parted most "
+                    "(before the pull back on the agent's own difference):"
+                )
             for friend, points in self.friends[:5]:
-                out.append(f"    of which through friend {friend}: about {points:+.4g}")
+                out.append(f"    friend {friend}: about {points:+.4g}")
         return out
+
+
+def _pts(value: float, sign: bool = False) -> str:
+    """Points exactly (scores are multiples of 1/256: the shortest repr is exact)."""
+    text = str(int(value)) if float(value).is_integer() else repr(float(value))
+    return ("+" + text) if sign and value >= 0 else text
 
 
 def ledgers(run: Run | WorldRun, agents: list[int]) -> dict[str, dict[int, Ledger]]:
@@ -138,10 +150,13 @@ def _sources(tr: _Tracer, loop: DayLoop, log: pl.DataFrame, ledger: Ledger, frie
         return []
     by_agent = false.with_columns(true=pl.lit(False)).partition_by("agent", as_dict=True)
 
+    shown: set[int] = set()
+
     def show(j: int, path: str) -> list[str]:
         frame = by_agent.get((j,))
-        if frame is None:
+        if frame is None or j in shown:  # a household member is often a friend too
             return []
+        shown.add(j)
         lines = [f"{path}: [{_event_line(r)[1:]}" for r in frame.head(SHOWN).to_dicts()]
         if frame.height > SHOWN:
             lines.append(f"{path}: and {frame.height - SHOWN} more false deductions")
