@@ -23,6 +23,15 @@ from scsim.world import World, builtin_world_names, load_world
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "worlds"
 
+#: Why cascade_wrongful and <operator>.wrongfully_sanctioned differ (docs/frames.md).
+WRONGFUL_COUNTS = (
+    "The two counts differ by definition: `<operator>.wrongfully_sanctioned` counts "
+    "people (once, however many sanctions), family sanctions included; "
+    "`cascade_wrongful` counts (person, sanction) pairs, family sanctions left out. A "
+    "person wrongly under only a family sanction is in the first and not the second; one "
+    "wrongly under two own sanctions counts once in the first and twice in the second."
+)
+
 
 def alone(name: str) -> World:
     """The same operators over the same people, with nothing passing between them."""
@@ -95,9 +104,10 @@ def report(name: str, population: int, days: int, seed: int) -> str:
         f"- `sanctions_per_listed`: {run.summary['sanctions_per_listed']:.2f} distinct "
         f"sanctions in force on an agent on any list (without the flows: "
         f"{base.summary['sanctions_per_listed']:.2f}); {listed:,.0f} agent-listings.",
-        f"- `cascade_wrongful`: {run.summary['cascade_wrongful']:,.0f} sanctions in force "
-        "that trace back to a false attribution somewhere in the world (without the "
-        f"flows: {base.summary['cascade_wrongful']:,.0f}).",
+        f"- `cascade_wrongful`: {run.summary['cascade_wrongful']:,.0f} (person, sanction) "
+        "pairs in force, over every operator's own sanctions and the joint sanctions "
+        "(family sanctions left out), that trace back to a false attribution somewhere in "
+        f"the world (without the flows: {base.summary['cascade_wrongful']:,.0f}).",
     ]
     for op in world.regimes:
         w, b = (
@@ -105,6 +115,7 @@ def report(name: str, population: int, days: int, seed: int) -> str:
             base.summary[f"{op}.wrongfully_sanctioned"],
         )
         lines.append(f"- `{op}.wrongfully_sanctioned`: {w:,.0f} (without the flows: {b:,.0f})")
+    lines += ["", WRONGFUL_COUNTS]
     lines += [
         "",
         "What one listing brings, across operators (mean distinct sanctions in force on "

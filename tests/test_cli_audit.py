@@ -138,6 +138,29 @@ def test_compare_table(batches: tuple[Path, dict, dict]) -> None:
     assert "equal under A and B" in out  # true events: common random numbers
 
 
+def test_compare_prints_means_over_pairs_inside_their_intervals(
+    batches: tuple[Path, dict, dict],
+) -> None:
+    """Every printed B - A of a batch is the mean over its pairs and lies inside its
+    own interval; the agent tables say which seed they pair; what differs is listed
+    key by key (issue 13, items 1 and 5)."""
+    db, a, b = batches
+    result = invoke("compare", a["run_id"], b["run_id"], "--store", db, "--json")
+    payload = json.loads(result.stdout)
+    assert "means over 3 seed pairs" in payload["metrics_are"]
+    inside = 0
+    for name, m in payload["metrics"].items():
+        if m["ci"] is not None and m["diff"] is not None:
+            assert m["ci"][0] - 1e-9 <= m["diff"] <= m["ci"][1] + 1e-9, name
+            inside += 1
+    assert inside > 20
+    assert payload["differs"] == ["rules.0.points: -5 -> -8", "rules.1.points: -10 -> -15"]
+    out = invoke("compare", a["run_id"], b["run_id"], "--store", db).stdout
+    assert "metrics, B minus A (mean over 3 seed pairs)" in out
+    assert "seed 7 (the first of 3 pairs)" in out
+    assert "rules.0.points: -5 -> -8" in out
+
+
 def test_compare_refuses_unpaired_runs(batches: tuple[Path, dict, dict]) -> None:
     db, a, b = batches
     result = invoke("compare", a["run_id"], b["replicates"][1], "--store", db)
@@ -204,3 +227,64 @@ def test_runs_shows_batches(batches: tuple[Path, dict, dict]) -> None:
     assert "batch" in result.stdout
     assert result.stdout.count(a["run_id"].rsplit("-", 1)[1]) == 3 + 1  # 3 rows + own id
     assert max(len(line) for line in result.stdout.splitlines()) <= 80
+
+
+def test_report_of_a_stored_world_names_it_by_id_and_each_operator(tmp_path: Path) -> None:
+    """Issue 13, items 3 and 9: a stored world run is labelled with its id, shows the
+    cascade, and never pairs one operator with another."""
+    import scsim
+
+    db = tmp_path / "w.duckdb"
+    with open_store(db) as s:
+        run_id = s.save(scsim.simulate("china-2018", population=1500, days=30, seed=2))
+    out = tmp_path / "w.html"
+    result = invoke("report", run_id, "--store", db, "-o", out)
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    assert "unsaved" not in text and "not stored" not in text
+    assert f"{run_id} · court" in text and "cascade_wrongful" in text
+    assert "(A) and" not in text
+
+
+def test_report_refuses_an_html_name_without_its_suffix(
+    batches: tuple[Path, dict, dict], tmp_path: Path
+) -> None:
+    db, a, _ = batches
+    result = invoke("report", a["run_id"], "--store", db, "-o", tmp_path / "figs")
+    assert result.exit_code == 2 and "ends in .html" in result.stderr
+    assert "--format png" in result.stderr and not list(tmp_path.iterdir())
+
+
+def test_a_worlds_summary_fits_a_screen_and_all_prints_everything(tmp_path: Path) -> None:
+    """Issue 13, item 9: one line an operator; --all prints every metric, shares as %."""
+    common = ["run", "national-pooled", "--population", "2000", "--days", "10"]
+    short = invoke(*common, "--store", tmp_path / "s.duckdb")
+    assert short.exit_code == 0, short.output
+    assert len(short.stdout.splitlines()) <= 40
+    for op in ("national", "court", "sesame", "city"):
+        assert f"│ {op} " in short.stdout
+    assert "cascade_wrongful" in short.stdout and "--all prints every one" in short.stdout
+    full = invoke(*common, "--store", tmp_path / "s.duckdb", "--all")
+    assert full.exit_code == 0, full.output
+    assert len(full.stdout.splitlines()) > 200
+    row = next(line for line in full.stdout.splitlines() if "national.grade_share.A " in line)
+    assert "%" in row
+
+
+def test_two_world_runs_are_compared_operator_by_operator(tmp_path: Path) -> None:
+    """Issue 13, item 3: compare pairs each operator with itself, never another."""
+    db = tmp_path / "w.duckdb"
+    common = ["run", "china-2018", "--population", "1500", "--days", "30", "--store", db]
+    a = json.loads(invoke(*common, "--json").stdout)
+    b = json.loads(invoke(*common, "--set", "flows.0.delay_days=1", "--json").stdout)
+    result = invoke("compare", a["run_id"], b["run_id"], "--store", db, "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert list(payload["operators"]) == ["court", "sesame", "city", "cameras"]
+    for op, comparison in payload["operators"].items():
+        assert comparison["a"]["regime"] == comparison["b"]["regime"], op
+    assert payload["differs"] == ["flows.0.delay_days: 7 -> 1"]
+    assert "cascade_wrongful" in payload["world"]
+    text = invoke("compare", a["run_id"], b["run_id"], "--store", db).stdout
+    assert "operator sesame: its run in A and its run in B" in text
+    assert "flows.0.delay_days: 7 -> 1" in text and "cascade_wrongful" in text

@@ -54,3 +54,14 @@ def test_explain_refuses_an_agent_that_does_not_exist(tmp_path):
     assert result.exit_code == 2
     assert "agent 100 does not exist (allowed: 0 to 99)" in result.output
     assert "Traceback" not in result.output
+
+
+def test_explain_accounts_for_every_point_unless_told_not_to(tmp_path):
+    run = scsim.simulate(validate_mapping(REGIME, "<test>"), population=500, days=10, seed=3)
+    store = tmp_path / "s.duckdb"
+    with scsim.open_store(store) as s:
+        run_id = s.save(run)
+    full = CliRunner().invoke(app, ["explain", run_id, "3", "--store", str(store)])
+    assert full.exit_code == 0 and "every point accounted for" in full.output
+    logs = CliRunner().invoke(app, ["explain", run_id, "3", "--store", str(store), "--no-account"])
+    assert logs.exit_code == 0 and "every point accounted for" not in logs.output

@@ -179,3 +179,51 @@ def test_t_interval_matches_the_textbook() -> None:
     assert all(math.isnan(v) for v in t_interval([1.0, math.nan]))
     ci = summary_intervals([{"x": 1.0}, {"x": 2.0}, {"x": 3.0}])
     assert ci["x"][1:] == pytest.approx((2 - 2.484138, 2 + 2.484138), abs=1e-6)
+
+
+def test_batch_metrics_are_means_over_pairs_inside_their_interval(
+    batches: tuple[list[Run], list[Run]],
+) -> None:
+    """A, B and B - A are means over the seed pairs, never the first pair's values
+    printed next to an interval over all pairs (issue 13, item 1)."""
+    a, b = batches
+    result = compare(a, b)
+    checked = 0
+    for row in result.metrics.iter_rows(named=True):
+        name = row["metric"]
+        values_a = [r.summary[name] for r in a]
+        values_b = [r.summary[name] for r in b]
+        if not all(math.isfinite(v) for v in values_a + values_b):
+            continue
+        assert row["a"] == pytest.approx(sum(values_a) / 3)
+        assert row["b"] == pytest.approx(sum(values_b) / 3)
+        assert row["diff"] == pytest.approx(row["b"] - row["a"], abs=1e-9)
+        assert row["ci_lo"] - 1e-9 <= row["diff"] <= row["ci_hi"] + 1e-9
+        checked += 1
+    assert checked > 20
+    first = result.metrics.filter(pl.col("metric") == "mean_score").row(0, named=True)
+    assert first["a"] != a[0].summary["mean_score"]  # not the first seed's value
+    payload = result.to_dict()
+    assert payload["pairs"] == 3 and "means over 3 seed pairs" in payload["metrics_are"]
+    assert payload["agents_seed"] == 11
+
+
+def test_what_differs_is_the_regime_key_by_key(paired_runs: tuple[Run, Run], city_run: Run) -> None:
+    """Compare states what differs between A and B, key by key (issue 13, item 5)."""
+    a, b = paired_runs
+    assert compare(a, b).differs == ["rules.0.points: -5 -> -8", "rules.1.points: -10 -> -15"]
+    assert compare(city_run, a).differs == ["blacklist.exit.after_days: 120 -> null"]
+    assert compare(city_run, city_run).differs == []
+    assert compare(a, b).to_dict()["differs"] == compare(a, b).differs
+
+
+def test_simulate_replicates_returns_the_batch_the_cli_makes() -> None:
+    """Issue 13, item 9: simulate(..., replicates=K) is --replicates K."""
+    batch = scsim.simulate(
+        scsim.load_regime("jinan-dogs"), population=500, days=10, seed=4, replicates=3
+    )
+    assert [r.seed for r in batch] == [4, 5, 6]
+    again = scsim.simulate(scsim.load_regime("jinan-dogs"), population=500, days=10, seed=5)
+    assert again.summary == pytest.approx(batch[1].summary, nan_ok=True)
+    with pytest.raises(ScsimError, match="replicates: 0"):
+        scsim.simulate("jinan-dogs", population=500, days=10, replicates=0)

@@ -104,10 +104,21 @@ def test_one_group_and_nobody_sanctioned_say_so_instead_of_drawing() -> None:
     run = scsim.simulate("rongcheng", population=1000, days=20, seed=1)
     found = charts([run])
     assert "run-disparate-impact" not in found and "run-wrongful-shares" not in found
-    assert found["run-sanction-rates"].reading == "On day 19, nobody is under any sanction."
-    assert [s.name for s in found["run-sanction-rates"].series] == ["everyone"]
+    assert "run-sanction-rates" not in found  # all zero: a sentence, not an empty chart
     groups = next(s for s in parts([run])[0].sections if s.key == "groups")
     assert any("one population group" in p for p in groups.paragraphs)
+    assert any(
+        "nothing to draw. On day 19, nobody is under any sanction." in p for p in groups.paragraphs
+    )
+
+
+def test_no_chart_is_drawn_empty(city_run: Run) -> None:
+    """Every chart a report draws has a nonzero value; the rest are sentences
+    (issue 13, item 9)."""
+    run = scsim.simulate("rongcheng", population=1000, days=20, seed=1)
+    for chart in charts([run, city_run]).values():
+        values = [v for s in chart.series for v in s.y] + [v for *_, v in chart.links]
+        assert any(v for v in values if v == v), chart.key
 
 
 def test_several_runs_are_compared_side_by_side_and_paired(
@@ -121,8 +132,8 @@ def test_several_runs_are_compared_side_by_side_and_paired(
     table = compare.sections[0].tables[0]
     assert len(table.columns) == 4  # metric + three runs
     assert [s.key for s in compare.sections][1:] == [
-        "paired-2: camera-city (unsaved)",
-        "paired-3: camera-city (unsaved)",
+        "compare-paired-2: camera-city (unsaved)",
+        "compare-paired-3: camera-city (unsaved)",
     ]
     paired = compare.sections[1]
     bars = paired.charts[0]
@@ -162,6 +173,7 @@ def test_png_writes_one_figure_per_chart_and_captions(city_run: Run, tmp_path: P
         (".", "html", "is a directory"),
         ("file.txt", "png", "is a file"),
         ("report.pdf", "pdf", "allowed: html, png"),
+        ("figs", "html", "ends in .html"),  # not silently an HTML file named figs
     ],
 )
 def test_bad_output_is_refused_before_any_work(
@@ -184,3 +196,78 @@ def test_every_builtin_regime_reports(name: str, tmp_path: Path) -> None:
     for chart in lists:
         assert chart.reading.startswith("On day 19, ")
     assert path.stat().st_size > 1_000_000
+
+
+@pytest.fixture(scope="module")
+def batches() -> tuple[list[Run], list[Run]]:
+    from conftest import HARSHER, PERMANENT_LIST
+
+    small = {"population": 800, "days": 40}
+    a = [simulate_city(PERMANENT_LIST, seed=s, **small) for s in (3, 4, 5)]
+    b = [simulate_city(PERMANENT_LIST, *HARSHER, seed=s, **small) for s in (3, 4, 5)]
+    return a, b
+
+
+def _text(part) -> str:
+    return " ".join(
+        [part.title]
+        + [t for s in part.sections for t in [s.title, *s.paragraphs]]
+        + [t.title + " " + " ".join(t.columns) for s in part.sections for t in s.tables]
+        + [" ".join(row) for s in part.sections for t in s.tables for row in t.rows]
+        + [c.title + " " + c.reading for c in part.charts()]
+    )
+
+
+def test_a_batch_is_reported_by_means_with_interval_bands(batches) -> None:
+    """Issue 13, item 2: replicates, intervals and bands wherever a batch is given."""
+    a, b = batches
+    [part] = parts([a])
+    text = _text(part)
+    assert "3 replicates" in text and "95% interval" in text
+    section = next(s for s in part.sections if s.key == "replicates")
+    banded = [s for c in section.charts for s in c.series if s.lo is not None]
+    assert banded
+    for s in banded:
+        assert all(lo <= y <= hi for lo, y, hi in zip(s.lo, s.y, s.hi, strict=True))
+    mean = next(s for s in section.charts if s.key.endswith("mean-score")).series[0]
+    finals = [r.summary["mean_score"] for r in a]
+    assert mean.y[-1] == pytest.approx(sum(finals) / 3)
+    table = {row[0]: row for row in section.tables[0].rows}
+    assert table["mean_score"][1] == num(round(sum(finals) / 3, 4))
+    compare, *_ = parts([a, b])
+    text = _text(compare)
+    assert "replicates" in text and "means over 3 replicate pairs" in text
+    overlay = next(c for c in compare.charts() if c.key == "compare-mean-score")
+    assert all(s.lo is not None for s in overlay.series)
+    assert "rules.0.points: -5 -> -8" in text
+
+
+@pytest.fixture(scope="module")
+def worlds() -> tuple[scsim.WorldRun, scsim.WorldRun]:
+    one = scsim.simulate("china-2018", population=2000, days=40, seed=1)
+    two = scsim.simulate("china-2018", population=2000, days=40, seed=1)
+    return one, two
+
+
+def test_a_world_reports_each_operator_flows_and_cascade(worlds) -> None:
+    """Issue 13, item 3: never operators paired with each other."""
+    one, _ = worlds
+    report = parts([one])
+    assert [p.key for p in report] == ["run-world", *(f"run-{op}" for op in one.runs)]
+    text = _text(report[0])
+    for words in ("cascade_wrongful", "sanctions_per_listed", "civil_service_barred", "Flows"):
+        assert words in text
+    cascade = {row[0]: row[1] for row in report[0].sections[1].tables[0].rows}
+    assert cascade["cascade_wrongful ((person, sanction) pairs)"] == num(
+        one.summary["cascade_wrongful"]
+    )
+    assert all("(A) and" not in _text(p) for p in report)
+
+
+def test_two_worlds_are_compared_operator_by_operator(worlds) -> None:
+    report = parts(list(worlds))
+    paired = [s.title for p in report for s in p.sections if s.title.startswith("Paired")]
+    assert len(paired) == len(worlds[0].runs)
+    for title, op in zip(paired, worlds[0].runs, strict=True):
+        assert title.count(f"· {op} (") == 2 and title.count("·") == 2
+    assert report[0].key == "compare-worlds" and "cascade" in _text(report[0])

@@ -277,3 +277,18 @@ def test_the_world_example_in_the_docs_loads_and_runs(tmp_path):
     path.write_text(section.split("```yaml\n", 1)[1].split("```", 1)[0])
     result = scsim.simulate(load_world(path), population=2000, days=5, seed=1)
     assert {"court.blacklisted", "sanctioned.loan_refused"} <= set(result.summary)
+
+
+def test_world_by_group_is_each_operators_by_group() -> None:
+    """Issue 13, item 9: WorldRun.by_group, like Run.by_group, operator by operator."""
+    import polars as pl
+
+    import scsim
+
+    run = scsim.simulate("china-2018", population=1500, days=20, seed=4)
+    table = run.by_group
+    assert table.columns[:2] == ["operator", "group"]
+    for op, op_run in run.runs.items():
+        mine = table.filter(pl.col("operator") == op).drop("operator")
+        own = op_run.by_group
+        assert mine.select(own.columns).equals(own)

@@ -201,10 +201,7 @@ _SECTIONS: list[tuple[str, tuple[str, ...]]] = [
 
 
 def _section_of(metric: str) -> str:
-    family = metric.split(".", 1)[0]
-    known = {f for _, families in _SECTIONS for f in families}
-    if family not in known and "." in metric:  # a world's "<operator>.<metric>"
-        family = metric.split(".")[1]
+    family = _section_family(metric)
     for title, families in _SECTIONS:
         if family in families:
             return title
@@ -213,6 +210,20 @@ def _section_of(metric: str) -> str:
 
 # Metric families whose values are shares of the population, shown as percentages.
 _SHARES = ("grade_share",)
+
+
+def _is_share(metric: str) -> bool:
+    """A share of the population, in a regime's run or (``<operator>.``) a world's."""
+    return _section_family(metric) in _SHARES
+
+
+def _section_family(metric: str) -> str:
+    """A metric's family, without a world's ``<operator>.`` prefix."""
+    family = metric.split(".", 1)[0]
+    known = {f for _, families in _SECTIONS for f in families}
+    if family not in known and "." in metric:
+        family = metric.split(".")[1]
+    return family
 
 
 def _number(value: float, share: bool, digits: int, share_digits: int) -> str:
@@ -228,7 +239,9 @@ def _fmt(value: float, share: bool = False) -> str:
     return _number(value, share, 6, 4) if math.isfinite(value) else "n/a"
 
 
-def _print_summary(run: Run) -> None:
+def _print_summary(run: Run, everything: bool = False) -> None:
+    """The end-of-run summary. A world's fits a screen (each operator on one line,
+    then the world's own metrics) unless ``everything`` (``--all``) is asked for."""
     from rich.console import Console
     from rich.table import Table
 
@@ -237,7 +250,7 @@ def _print_summary(run: Run) -> None:
     head.add_column(style="bold")
     head.add_column()
     head.add_row("run id", str(run.run_id))
-    head.add_row("regime", run.regime.name)
+    head.add_row("world" if hasattr(run, "world") else "regime", run.regime.name)
     head.add_row("population", f"{run.population:,}")
     head.add_row("people per agent", f"{_people_per_agent(run):,.4g}")
     head.add_row("days", f"{run.days:,}")
@@ -245,6 +258,9 @@ def _print_summary(run: Run) -> None:
     head.add_row("seconds", f"{run.seconds:,.3g}")
     head.add_row("agent-days/s", f"{run.agent_days_per_s:,.3g}")
     console.print(head)
+    if hasattr(run, "world") and not everything:
+        _print_world_summary(console, run)
+        return
 
     table = Table(title="metrics (stocks on the last day, flows summed over the run)")
     table.add_column("metric", no_wrap=True)
@@ -265,9 +281,49 @@ def _print_summary(run: Run) -> None:
         table.add_row(f"[bold]{title}[/]", "", "")
         for name in names:
             kind = "last day" if name in run.stocks else "total"
-            share = name.split(".", 1)[0] in _SHARES
+            share = _is_share(name)
             table.add_row(f"  {_escape(name)}", _fmt(run.summary[name], share), kind)
     console.print(table)
+
+
+def _print_world_summary(console: Console, run: Any) -> None:
+    """Each operator on one line, then the joint sanctions and the cascade."""
+    from rich.table import Table
+
+    ops = Table(title="each operator (stocks on the last day, flows summed over the run)")
+    ops.add_column("operator")
+    for column in ("mean score", "lowest grade", "listed", "sanctions*", "wrongful**", "false"):
+        ops.add_column(column, justify="right")
+    for op, r in run.runs.items():
+        m = r.summary
+        low = r.regime.grades[-1].name
+        sanctions = sum(v for k, v in m.items() if k.startswith("sanctioned."))
+        ops.add_row(
+            _escape(op),
+            _fmt(m.get("mean_score", math.nan)),
+            f"{low}: {_fmt(m.get(f'grade_share.{low}', math.nan), True)}",
+            _fmt(m.get("blacklisted", math.nan)),
+            _fmt(sanctions),
+            _fmt(m.get("wrongfully_sanctioned", math.nan)),
+            _fmt(m.get("false_attributions", math.nan)),
+        )
+    console.print(ops)
+    console.print(
+        "* sanctions in force (a person under two counts twice); ** people wrongfully "
+        "sanctioned; false: records attributed to someone who did not do it",
+        style="dim",
+    )
+    world = Table(title="the world: joint sanctions and the cascade (last day)")
+    world.add_column("metric", no_wrap=True)
+    world.add_column("value", justify="right")
+    for name, value in run.summary.items():
+        if name.split(".", 1)[0] not in run.runs and not name.startswith("sanctions_per_listed."):
+            world.add_row(_escape(name), _fmt(value))
+    console.print(world)
+    console.print(
+        f"{len(run.summary)} metrics in all: --all prints every one, --json gives them "
+        "as one object, `scsim report` draws them."
+    )
 
 
 @app.command()
@@ -310,6 +366,12 @@ def run(
             f"(default: when the population is at most {PER_AGENT_LIMIT:,}).",
         ),
     ] = None,
+    all_: Annotated[
+        bool,
+        typer.Option(
+            "--all", help="Print every metric of a world's run, not one line an operator."
+        ),
+    ] = False,
 ) -> None:
     """Simulate REGIME (a regime or a world) and store the run (or K replicate runs
     with --replicates K). Above 10 million agents only aggregates are kept unless
@@ -343,7 +405,7 @@ def run(
     if json_:
         typer.echo(_run_json(first, ids if replicates > 1 else None, ci))
     else:
-        _print_summary(first)
+        _print_summary(first, all_)
         if ci is not None:
             _print_intervals(ids, ci)
 
@@ -405,7 +467,7 @@ def _print_intervals(ids: list[str], ci: dict[str, tuple[float, float, float]]) 
     table.add_column("mean", justify="right", no_wrap=True)
     table.add_column("95% interval", justify="right", no_wrap=True)
     for name, (mean, lo, hi) in ci.items():
-        share = name.split(".", 1)[0] in _SHARES
+        share = _is_share(name)
         interval = f"{_fmt(lo, share)} to {_fmt(hi, share)}" if math.isfinite(lo) else "n/a"
         table.add_row(_escape(name), _fmt(mean, share), interval)
     console = Console(highlight=False)
@@ -514,8 +576,39 @@ def compare(
     result = scsim.compare(batch_a, batch_b)
     if json_:
         typer.echo(json.dumps(result.to_dict(), allow_nan=False))
+    elif hasattr(result, "operators"):
+        _print_world_comparison(result)
     else:
         _print_comparison(result)
+
+
+def _print_world_comparison(result: Any) -> None:
+    """Two world runs, operator by operator, then the world's own metrics."""
+    from rich.console import Console
+    from rich.rule import Rule
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    console.print(f"A  {_escape(result.a.label())}\nB  {_escape(result.b.label())}")
+    _print_differs(console, result.differs)
+    for op, comparison in result.operators.items():
+        console.print(Rule(f"operator {_escape(op)}: its run in A and its run in B"))
+        _print_comparison(comparison, heading=False)
+    console.print(Rule("the world: joint sanctions and the cascade"))
+    table = Table(title=f"B minus A ({'mean over pairs' if result.pairs > 1 else 'one pair'})")
+    table.add_column("metric", overflow="fold")
+    for column in ("A", "B", "B - A", "95% interval"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for r in result.metrics.iter_rows(named=True):
+        interval = (
+            f"{_short(r['ci_lo'])} to {_short(r['ci_hi'])}" if math.isfinite(r["ci_lo"]) else ""
+        )
+        table.add_row(
+            _escape(r["metric"]), _short(r["a"]), _short(r["b"]), _short(r["diff"]), interval
+        )
+    console.print(table)
+    for note in result.notes:
+        console.print(f"note: {_escape(note)}")
 
 
 def _batch_from(store: Store, run_id: str) -> list[Run]:
@@ -531,7 +624,9 @@ def _short(value: float, share: bool = False) -> str:
     return _number(value, share, 4, 3)
 
 
-def _print_comparison(result: Comparison) -> None:
+def _print_comparison(result: Comparison, heading: bool = True) -> None:
+    """The comparison's tables; ``heading``: first A, B and what differs (a world's
+    operators share the world's)."""
     import polars as pl
     from rich.console import Console
     from rich.table import Table
@@ -547,9 +642,12 @@ def _print_comparison(result: Comparison) -> None:
         f"{result.a.population:,} people, {result.a.days:,} days, seed {result.a.seed}",
     )
     head.add_row("replicate pairs", str(result.pairs))
-    console.print(head)
+    if heading:
+        console.print(head)
+        _print_differs(console, result.differs)
+    one_seed = _agents_title(result)
 
-    sanctions = Table(title="under each sanction on the last day, agent by agent")
+    sanctions = Table(title=f"under each sanction on the last day, agent by agent{one_seed}")
     for column in ("sanction", "group"):
         sanctions.add_column(column, no_wrap=True)
     for column in ("people", "under A", "under B", "both", "only A", "only B"):
@@ -566,7 +664,7 @@ def _print_comparison(result: Comparison) -> None:
             f"{r['only_a']:,} under A only"
         )
 
-    scores = Table(title="scores, B minus A (points)")
+    scores = Table(title=f"scores, B minus A (points){one_seed}")
     scores.add_column("group", no_wrap=True)
     for column in ("mean A", "mean B", "mean diff", "5%", "median", "95%", "lower", "higher"):
         scores.add_column(column, justify="right")
@@ -584,17 +682,23 @@ def _print_comparison(result: Comparison) -> None:
         )
     console.print(scores)
 
-    metrics = Table(title="metrics, B minus A (stocks on the last day, flows summed)")
-    metrics.add_column("metric", no_wrap=True)
+    over = f"mean over {result.pairs} seed pairs" if result.pairs > 1 else "one pair of runs"
+    metrics = Table(
+        title=f"metrics, B minus A ({over})",
+        caption="stocks on the last day, flows summed"
+        + ("; interval: 95% t over the pairs" if result.pairs > 1 else ""),
+    )
+    # The names fold when the terminal is narrow; the numbers never shrink.
+    metrics.add_column("metric", overflow="fold")
     for column in ("A", "B", "B - A", "95% interval"):
-        metrics.add_column(column, justify="right", no_wrap=True)
+        metrics.add_column(column, justify="right", no_wrap=True, min_width=len(column))
     same = 0
     for r in result.metrics.iter_rows(named=True):
         no_spread = not math.isfinite(r["ci_lo"]) or r["ci_lo"] == r["ci_hi"] == 0
         if r["diff"] == 0 and no_spread:
             same += 1  # equal in every replicate pair (common random numbers)
             continue
-        share = r["metric"].split(".", 1)[0] in _SHARES
+        share = _is_share(r["metric"])
         interval = (
             f"{_short(r['ci_lo'], share)} to {_short(r['ci_hi'], share)}"
             if math.isfinite(r["ci_lo"])
@@ -614,6 +718,23 @@ def _print_comparison(result: Comparison) -> None:
         console.print(f"note: {_escape(note)}")
 
 
+def _agents_title(result: Comparison) -> str:
+    """Agent-by-agent tables pair one seed: say which when a batch has more."""
+    if result.pairs > 1:
+        return f", seed {result.agents_seed} (the first of {result.pairs} pairs)"
+    return ""
+
+
+def _print_differs(console: Console, differs: list[str]) -> None:
+    """What differs between A and B, key by key: what the comparison measures."""
+    if not differs:
+        console.print("A and B: the same regime (nothing differs but the run)")
+        return
+    console.print(f"what differs, A -> B ({len(differs)}):")
+    for line in differs:
+        console.print(f"  {_escape(line)}")
+
+
 class ReportFormat(StrEnum):
     html = "html"
     png = "png"
@@ -624,7 +745,9 @@ def report(
     run_ids: Annotated[list[str], typer.Argument(help="One or more run ids (see `scsim runs`).")],
     output: Annotated[
         Path,
-        typer.Option("-o", "--output", help="The HTML file, or with --format png a directory."),
+        typer.Option(
+            "-o", "--output", help="The HTML file (.html), or with --format png a directory."
+        ),
     ],
     store: StoreOpt = Path(DEFAULT_STORE),
     format_: Annotated[
@@ -632,14 +755,25 @@ def report(
         typer.Option("--format", help="html: one offline file; png: one figure per chart."),
     ] = ReportFormat.html,
 ) -> None:
-    """Write an audit report on one or more runs (several: compared side by side)."""
+    """Write an audit report on one or more runs (several: compared side by side).
+
+    A run made with --replicates K is reported with its whole batch: means over the
+    replicates with 95% interval bands. A world run shows its operators, flows and
+    cascade, then each operator; two world runs are compared operator by operator.
+    """
     from scsim.report import check_output, write_report
 
     check_output(output, format_.value)  # before loading anything
     with scsim.open_store(store, read_only=True) as s:
-        loaded = [s.load(run_id) for run_id in run_ids]
+        loaded = [_report_item(s, run_id) for run_id in run_ids]
     for path in write_report(loaded, output, format=format_.value):
         typer.echo(str(path))
+
+
+def _report_item(store: Store, run_id: str) -> Run | list[Run]:
+    """The run, or its replicate batch (the run first, then the rest by seed)."""
+    batch = _batch_from(store, run_id)
+    return batch if len(batch) > 1 else batch[0]
 
 
 @app.command()
@@ -647,11 +781,21 @@ def explain(
     run_id: Annotated[str, typer.Argument(help="A run id (see `scsim runs`).")],
     agent: Annotated[int, typer.Argument(help="The agent's id (0 to population - 1).")],
     store: StoreOpt = Path(DEFAULT_STORE),
+    account: Annotated[
+        bool,
+        typer.Option(
+            "--account/--no-account",
+            help="Account for every point (re-runs the run with the agent traced: as long "
+            "as the run took) and trace a wrongful flag to its false records; "
+            "--no-account reads the logs only.",
+        ),
+    ] = True,
 ) -> None:
-    """The chain of recorded events behind an agent's sanctions, each marked true or false."""
+    """The chain of recorded events behind an agent's sanctions, each marked true or
+    false; every point it gained or lost; the false records behind a wrongful flag."""
     with scsim.open_store(store, read_only=True) as s:
         loaded = s.load(run_id)
-    typer.echo(loaded.explain(agent).text())
+    typer.echo(loaded.explain(agent, account).text())
 
 
 def main() -> None:

@@ -57,8 +57,14 @@ class Comparison:
     flag (under a sanction only because of a false attribution); empty when either
     run's agents lack it.
     ``scores``: per group, mean scores and quantiles of the per-agent difference.
-    ``metrics``: per metric of both summaries, A, B, the difference and its 95% CI over
-    replicate pairs (NaN without replicates). ``agents``: the per-agent pairing.
+    These three are agent by agent, so they pair one seed: ``agents_seed``, the first
+    pair's.
+    ``metrics``: per metric of both summaries, A, B and the difference B - A, each the
+    mean over the ``pairs`` seed pairs (one pair: the runs' own values), and the
+    difference's 95% t-interval over the pairs (NaN with one pair), so a printed
+    difference always lies inside its own interval. ``agents``: the per-agent pairing.
+    ``differs``: what differs between A and B, one line each (regime keys, then
+    population, days, seed): what the comparison measures the effect of.
     """
 
     a: RunRef
@@ -70,28 +76,29 @@ class Comparison:
     wrongful: pl.DataFrame = field(default_factory=pl.DataFrame)
     pairs: int = 1
     notes: list[str] = field(default_factory=list)
+    differs: list[str] = field(default_factory=list)
+
+    @property
+    def agents_seed(self) -> int:
+        """The seed of the pair the agent-by-agent tables are made of."""
+        return self.a.seed
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form (NaN and infinity become ``None``)."""
-        metrics = {
-            row["metric"]: {
-                "kind": row["kind"],
-                "a": _finite(row["a"]),
-                "b": _finite(row["b"]),
-                "diff": _finite(row["diff"]),
-                "ci": (
-                    [_finite(row["ci_lo"]), _finite(row["ci_hi"])]
-                    if math.isfinite(row["ci_lo"])
-                    else None
-                ),
-            }
-            for row in self.metrics.iter_rows(named=True)
-        }
+        metrics = _metrics_dict(self.metrics)
         return {
             "a": vars(self.a),
             "b": vars(self.b),
             "difference": "b - a",
             "pairs": self.pairs,
+            "metrics_are": (
+                f"means over {self.pairs} seed pairs, with the 95% t-interval of the "
+                "difference over the pairs"
+                if self.pairs > 1
+                else "the values of one pair of runs"
+            ),
+            "agents_seed": self.agents_seed,
+            "differs": list(self.differs),
             "sanctions": _records(self.sanctions),
             "wrongful": _records(self.wrongful),
             "scores": _records(self.scores),
@@ -100,8 +107,29 @@ class Comparison:
         }
 
 
-def compare(a: Run | Sequence[Run], b: Run | Sequence[Run]) -> Comparison:
+def _metrics_dict(metrics: pl.DataFrame) -> dict[str, Any]:
+    """The metric table as JSON: per metric its kind, A, B, B - A and the interval."""
+    return {
+        row["metric"]: {
+            "kind": row["kind"],
+            "a": _finite(row["a"]),
+            "b": _finite(row["b"]),
+            "diff": _finite(row["diff"]),
+            "ci": (
+                [_finite(row["ci_lo"]), _finite(row["ci_hi"])]
+                if math.isfinite(row["ci_lo"])
+                else None
+            ),
+        }
+        for row in metrics.iter_rows(named=True)
+    }
+
+
+def compare(a: Run | Sequence[Run], b: Run | Sequence[Run]) -> Comparison | WorldComparison:
     """Compare run A with run B agent by agent (differences are B - A).
+
+    Two world runs (or batches of them) are compared operator by operator: a
+    :class:`WorldComparison`, never one operator against another.
 
     ``a`` and ``b`` are runs, or replicate batches (sequences of runs with seeds
     S, S+1, ...; the first of each is the pair compared agent by agent). When both
@@ -114,12 +142,15 @@ def compare(a: Run | Sequence[Run], b: Run | Sequence[Run]) -> Comparison:
     """
     runs_a = _as_batch(a)
     runs_b = _as_batch(b)
-    for run in (*runs_a, *runs_b):
-        if hasattr(run, "world"):
-            raise ScsimError(
-                f"compare: run {run.run_id or ''} is of world {run.world.name}; compare one "
-                "operator's runs, e.g. compare(a.runs['court'], b.runs['court'])"
-            )
+    worlds = [hasattr(run, "world") for run in (*runs_a, *runs_b)]
+    if all(worlds):
+        return compare_worlds(runs_a, runs_b)
+    if any(worlds):
+        raise ScsimError(
+            "compare: a world run can be compared only with another world run (operator "
+            "by operator); to compare one operator with a regime's run, pass its run, e.g. "
+            "compare(a.runs['court'], b)"
+        )
     first_a, first_b = runs_a[0], runs_b[0]
     _check_pairable(first_a, first_b)
     notes: list[str] = []
@@ -144,7 +175,118 @@ def compare(a: Run | Sequence[Run], b: Run | Sequence[Run]) -> Comparison:
         wrongful=_wrongful_table(agents, _groups(first_a)),
         pairs=len(pairs),
         notes=notes,
+        differs=what_differs(first_a, first_b),
     )
+
+
+@dataclass
+class WorldComparison:
+    """Two world runs compared operator by operator (differences are B - A).
+
+    ``operators``: each operator's :class:`Comparison` of its run in A with its run in
+    B; ``metrics``: the world's own metrics (joint sanctions, the cascade) as in
+    :class:`Comparison`; ``differs``: what differs between the worlds, key by key.
+    """
+
+    a: RunRef
+    b: RunRef
+    operators: dict[str, Comparison]
+    metrics: pl.DataFrame
+    pairs: int = 1
+    differs: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        world = _metrics_dict(self.metrics)
+        return {
+            "a": vars(self.a),
+            "b": vars(self.b),
+            "difference": "b - a",
+            "pairs": self.pairs,
+            "differs": list(self.differs),
+            "world": world,
+            "operators": {op: c.to_dict() for op, c in self.operators.items()},
+            "notes": list(self.notes),
+        }
+
+
+def compare_worlds(a: list[Any], b: list[Any]) -> WorldComparison:
+    """Each operator of world A with the same operator of world B (batches: seed by
+    seed), and the worlds' own metrics; operators in one world only are noted."""
+    ops = [op for op in a[0].runs if op in b[0].runs]
+    notes = []
+    only = sorted(set(a[0].runs) ^ set(b[0].runs))
+    if only:
+        notes.append(f"operators in one world only, not compared: {', '.join(only)}")
+    operators = {op: compare([w.runs[op] for w in a], [w.runs[op] for w in b]) for op in ops}
+    seeds_pair = [w.seed for w in a] == [w.seed for w in b]
+    pairs = list(zip(a, b, strict=True)) if seeds_pair else [(a[0], b[0])]
+    own = [n for n in a[0].summary if n.split(".", 1)[0] not in a[0].runs]
+    return WorldComparison(
+        a=RunRef.of(a[0]),
+        b=RunRef.of(b[0]),
+        operators=operators,
+        metrics=_metric_table(a[0], b[0], pairs, notes, own),
+        pairs=len(pairs),
+        differs=what_differs(a[0], b[0]),
+        notes=notes,
+    )
+
+
+def what_differs(a: Run, b: Run) -> list[str]:
+    """What differs between runs A and B, one line each: the regime (or world) key by
+    key (dotted paths, ``A -> B``), then population, days and seed; empty when they
+    are the same run of the same regime."""
+    dump_a, dump_b = (run.regime.model_dump(mode="json") for run in (a, b))
+    lines = [f"{key}: {_show(va)} -> {_show(vb)}" for key, va, vb in regime_diff(dump_a, dump_b)]
+    lines += [
+        f"{name}: {va:,} -> {vb:,}"
+        for name, va, vb in (
+            ("population", a.population, b.population),
+            ("days", a.days, b.days),
+            ("seed", a.seed, b.seed),
+        )
+        if va != vb
+    ]
+    return lines
+
+
+_MISSING = object()
+
+
+def regime_diff(a: Any, b: Any, path: str = "") -> list[tuple[str, Any, Any]]:
+    """Every leaf where two resolved regimes (their ``model_dump``) differ, as
+    ``(dotted.key, value in A, value in B)``; a key one side lacks has ``None`` there.
+    Lists are compared item by item (``rules.0.points``)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        keys = list(a) + [k for k in b if k not in a]
+        return [
+            d
+            for k in keys
+            for d in regime_diff(a.get(k, _MISSING), b.get(k, _MISSING), f"{path}{k}.")
+        ]
+    if isinstance(a, list) and isinstance(b, list):
+        longest = max(len(a), len(b))
+        return [
+            d
+            for i in range(longest)
+            for d in regime_diff(
+                a[i] if i < len(a) else _MISSING, b[i] if i < len(b) else _MISSING, f"{path}{i}."
+            )
+        ]
+    if a == b:
+        return []
+    return [(path.rstrip("."), None if a is _MISSING else a, None if b is _MISSING else b)]
+
+
+def _show(value: Any) -> str:
+    """A regime value as a reader would write it in the file (JSON is YAML)."""
+    import json
+
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = json.dumps(value, separators=(", ", ": "))
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def pairing_problem(a: Run, b: Run) -> str | None:
@@ -338,8 +480,14 @@ def _score_table(agents: pl.DataFrame, groups: list[str]) -> pl.DataFrame:
     )
 
 
-def _metric_table(a: Run, b: Run, pairs: list[tuple[Run, Run]], notes: list[str]) -> pl.DataFrame:
-    names = [m for m in a.summary if m in b.summary]
+def _metric_table(
+    a: Run,
+    b: Run,
+    pairs: list[tuple[Run, Run]],
+    notes: list[str],
+    only: list[str] | None = None,
+) -> pl.DataFrame:
+    names = [m for m in (a.summary if only is None else only) if m in b.summary]
     only = sorted(set(a.summary) ^ set(b.summary))
     if only:
         notes.append(
@@ -349,18 +497,23 @@ def _metric_table(a: Run, b: Run, pairs: list[tuple[Run, Run]], notes: list[str]
         )
     rows = []
     for name in names:
-        va, vb = a.summary[name], b.summary[name]
         if len(pairs) > 1:
-            _, lo, hi = t_interval([rb.summary[name] - ra.summary[name] for ra, rb in pairs])
+            va = _mean([ra.summary[name] for ra, _ in pairs])
+            vb = _mean([rb.summary[name] for _, rb in pairs])
+            diffs = [_diff(ra.summary[name], rb.summary[name]) for ra, rb in pairs]
+            diff, lo, hi = t_interval(diffs)
+            if not math.isfinite(lo) and all(d == 0 for d in diffs):
+                diff = lo = hi = 0.0  # equal infinities in every pair differ by nothing
         else:
-            lo = hi = math.nan
+            va, vb = a.summary[name], b.summary[name]
+            diff, lo, hi = _diff(va, vb), math.nan, math.nan
         rows.append(
             {
                 "metric": name,
                 "kind": "stock" if name in a.stocks else "flow",
                 "a": va,
                 "b": vb,
-                "diff": _diff(va, vb),
+                "diff": diff,
                 "ci_lo": lo,
                 "ci_hi": hi,
             }
@@ -371,6 +524,14 @@ def _metric_table(a: Run, b: Run, pairs: list[tuple[Run, Run]], notes: list[str]
         **dict.fromkeys(("a", "b", "diff", "ci_lo", "ci_hi"), pl.Float64),
     }
     return pl.DataFrame(rows, schema=schema)
+
+
+def _mean(values: list[float]) -> float:
+    """The mean over replicates; NaN when a replicate's value is undefined, infinite
+    when every replicate agrees on that infinity."""
+    if all(v == values[0] for v in values):
+        return values[0]
+    return t_interval(values)[0]
 
 
 def _diff(va: float, vb: float) -> float:

@@ -2,11 +2,13 @@
 
 "Why was agent 4711 banned?" The answer is read from a run's event log (every
 recorded event, with who did it and whom it was attributed to) and its list log
-(every entry and exit, with its cause); nothing is re-simulated. Each event in a chain
-is marked true (the agent did it) or false (someone else did, or nobody: a false
-accusation). A face search that returned someone outside the simulation names no
-agent: it is in no agent's record, so in no chain here; the run counts it in
-``false_matches_outside``.
+(every entry and exit, with its cause). Each event in a chain is marked true (the
+agent did it) or false (someone else did, or nobody: a false accusation). The points
+no event log shows (friends' pull, friend deductions, household records, penalties,
+clamps) come from re-running the run with the agent traced (``analysis.trace``), which
+also follows a wrongful flag to the false records behind it, through friends.
+A face search that returned someone outside the simulation names no agent: it is in no
+agent's record, so in no chain here; the run counts it in ``false_matches_outside``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import polars as pl
 from scsim.errors import ScsimError
 
 if TYPE_CHECKING:
+    from scsim.analysis.trace import Ledger
     from scsim.engine.result import Run
     from scsim.regime import Regime, Sanction
 
@@ -41,6 +44,7 @@ class Explanation:
     events: pl.DataFrame  # every event recorded against the agent, marked true or false
     list_moves: pl.DataFrame
     causes: list[Cause]
+    ledger: Ledger | None = None  # every point accounted for (None: not traced)
 
     def text(self) -> str:
         s = self.state
@@ -66,7 +70,21 @@ class Explanation:
             )
             for row in cause.events.iter_rows(named=True):
                 lines.append("  <- " + _event_line(row))
-        return "\n".join(lines)
+        return "\n".join(lines + self.accounting())
+
+    def accounting(self) -> list[str]:
+        """The ledger's lines, and the false records behind a wrongful flag."""
+        out = [] if self.ledger is None else self.ledger.lines()
+        if self.state.get("wrongfully_sanctioned"):
+            out.append(
+                "wrongfully sanctioned: under a sanction it would not be under without a "
+                "false attribution; the false records behind it:"
+            )
+            sources = self.ledger.sources if self.ledger is not None else []
+            out += ["  <- " + line for line in sources] or [
+                "  (not traced: explain with account=True follows them)"
+            ]
+        return out
 
 
 def _event_line(row: dict) -> str:
@@ -87,8 +105,13 @@ def _event_line(row: dict) -> str:
     )
 
 
-def explain(run: Run, agent: int) -> Explanation:
-    """The sanctions and rewards in force on ``agent`` at the end of ``run``, and why."""
+def explain(run: Run, agent: int, account: bool = True) -> Explanation:
+    """The sanctions and rewards in force on ``agent`` at the end of ``run``, and why.
+
+    ``account``: also re-run the run with the agent traced, so that every point it
+    gained or lost is attributed (``Explanation.ledger``) and a wrongful flag is
+    followed to the false records behind it; this costs one more run of the same size.
+    """
     if run.events is None or run.list_moves is None:
         raise ScsimError(
             "explain: this run kept no provenance (it was made with keep_events=False); "
@@ -113,7 +136,12 @@ def explain(run: Run, agent: int) -> Explanation:
         for act in acts
         if (cause := _cause(run, regime, act, kind, agent, row)) is not None
     ]
-    return Explanation(agent, row, events, moves, causes)
+    ledger = None
+    if account:
+        from scsim.analysis.trace import ledgers
+
+        ledger = ledgers(run, [agent])[""][agent]
+    return Explanation(agent, row, events, moves, causes, ledger)
 
 
 def _events_of(run: Run, agent: int) -> pl.DataFrame:
@@ -201,16 +229,23 @@ class WorldExplanation:
             for cause in ex.causes:
                 lines.append(f"  {cause.kind} {cause.name}: {cause.condition}")
                 lines += ["    " + x for x in self.chains.get((op, cause.name), [])]
+            lines += ["  " + x for x in ex.accounting()]
         for name, condition, chain in self.joint:
             lines.append(f"joint sanction {name}: {condition}")
             lines += ["    " + x for x in chain]
         return "\n".join([f"agent {self.agent}", *lines])
 
 
-def explain_world(wrun, agent: int) -> WorldExplanation:
+def explain_world(wrun, agent: int, account: bool = True) -> WorldExplanation:
     """Each operator's explanation of ``agent``, with every record that came from
-    another operator followed back through the flow to the sender's own cause."""
-    by_op = {op: explain(run, agent) for op, run in wrun.runs.items()}
+    another operator followed back through the flow to the sender's own cause, and
+    (``account``) each operator's ledger of the agent's points from one re-run."""
+    by_op = {op: explain(run, agent, account=False) for op, run in wrun.runs.items()}
+    if account:
+        from scsim.analysis.trace import ledgers
+
+        for op, found in ledgers(wrun, [agent]).items():
+            by_op[op].ledger = found[agent]
     chains = {
         (op, cause.name): _chain(wrun, op, cause.events, agent, depth=0)
         for op, ex in by_op.items()
@@ -231,6 +266,10 @@ def explain_world(wrun, agent: int) -> WorldExplanation:
         else:
             text, events = "in that grade", _events_of(src, agent).filter(pl.col("points") < 0)
         chain = [f"[{j.on}] {text}", *_chain(wrun, j.on, events, agent, depth=0)]
+        source = by_op[j.on].ledger
+        if row.get(f"wrongfully_sanctioned.{j.name}") and source is not None:
+            chain.append(f"wrongfully: {j.on} would not list it without a false record:")
+            chain += ["  <- " + line for line in source.sources]
         joint.append((j.name, condition, chain))
     return WorldExplanation(agent, by_op, joint, chains)
 

@@ -9,6 +9,8 @@ per-block tallies into the day's metrics, per group and overall.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from scsim.engine import behave, network, respond, rng, scoring, settle
@@ -80,6 +82,9 @@ class DayLoop:
         self.graph_metrics = has_graph_dynamics(regime)
         self.keep_moves = False  # a world reads the day's list moves (``self.moved``)
         self.events: Events | None = None  # the day's records, for a world's flows
+        # ``trace(stage, day)``, called after each stage that can move a score (for
+        # ``explain``'s accounting, ``analysis.trace``); None, and free, in a normal run.
+        self.trace: Callable[[str, int], None] | None = None
 
     def step(
         self, day: int, true_events: np.ndarray | None = None, incoming: Events | None = None
@@ -133,6 +138,8 @@ class DayLoop:
         c, st, p = self.c, self.state, self.pop
         self.appeal_exits[:] = 0
         won, left = self.appeals.decide(day, st, p, self.appeal_exits)
+        if self.trace is not None:
+            self.trace("appeals", day)
         if self.list_log is not None:
             self.list_log.add_appeals(day, won, left)
         applied = np.zeros(ev.attr.size, dtype=np.int64)
@@ -142,12 +149,16 @@ class DayLoop:
             c, st, day, rng.stage_key(self.op_seed, day, rng.SERIOUS), ev.attr, ev.doer, ev.beh,
             p.hstart, p.household, applied, listing, applied_clean,
         )  # fmt: skip
+        if self.trace is not None:
+            self.trace("events", day)
         self.friend_hits[:] = 0
         if c.friend_share > 0:
             network.push_deductions(
                 c, st, c.friend_share, ev.attr, ev.doer, applied, applied_clean, p.indptr,
                 p.indices, p.group, self.friend_hits,
             )  # fmt: skip
+        if self.trace is not None:
+            self.trace("friend_deductions", day)
         filed = self.appeals.file(day, ev, applied, listing)
         if self.log is not None:
             self.log.add(ev, day, applied)
@@ -175,8 +186,12 @@ class DayLoop:
         if self.old is not None:
             settle.snapshot(st.score, self.old, self.chunk)
             settle.couple(self.c, st, self.chunk, self.old, p.indptr, p.indices, p.proc)
+        if self.trace is not None:
+            self.trace("liability", day)
         if self.c.low_friend_grade < self.c.n_grades:
             network.low_friend_penalty(self.c, st, self.chunk, p.indptr, p.indices, self.lows)
+        if self.trace is not None:
+            self.trace("low_friends", day)
         settle.settle(
             self.c,
             st,
@@ -185,6 +200,8 @@ class DayLoop:
             rng.stage_key(self.op_seed, day, rng.CURE),
             self.tallies.as_tuple(),
         )
+        if self.trace is not None:
+            self.trace("settle", day)
         self.transitions.append(self.tallies.trans.sum(0))
         if self.list_log is not None:
             self.list_log.add_sweep(day, st.flags)

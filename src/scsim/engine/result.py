@@ -65,12 +65,16 @@ class Run(_Frames):
 
         return by_group(self)
 
-    def explain(self, agent: int) -> Explanation:
+    def explain(self, agent: int, account: bool = True) -> Explanation:
         """The sanctions and rewards in force on ``agent`` at the end, and the recorded
-        events behind each, marked true or false (``print(run.explain(4711).text())``)."""
+        events behind each, marked true or false (``print(run.explain(4711).text())``).
+
+        ``account``: re-run the run with the agent traced so that every point it gained
+        or lost is attributed and a wrongful flag is followed to its false records
+        (one more run of the same size); False reads the logs only."""
         from scsim.analysis.provenance import explain
 
-        return explain(self, agent)
+        return explain(self, agent, account)
 
 
 #: Columns of an operator's agents frame that belong to the person, not the operator.
@@ -96,13 +100,25 @@ class WorldRun(_Frames):
         """The world (what a stored run is "of", as a regime is for a ``Run``)."""
         return self.world
 
-    def explain(self, agent: int) -> WorldExplanation:
+    @property
+    def by_group(self) -> pl.DataFrame:
+        """Per-group impact, operator by operator: each operator's ``Run.by_group``
+        with an ``operator`` column first (columns an operator lacks are null), so a
+        group's burden can be read across the scorers that share the population."""
+        import polars as pl
+
+        frames = [
+            r.by_group.select(pl.lit(op).alias("operator"), pl.all()) for op, r in self.runs.items()
+        ]
+        return pl.concat(frames, how="diagonal_relaxed")
+
+    def explain(self, agent: int, account: bool = True) -> WorldExplanation:
         """Every sanction in force on ``agent`` at the end, by operator and joint, each
         followed back across operators to its first cause (the events, true or
-        false, where the record was made)."""
+        false, where the record was made); ``account`` as for :meth:`Run.explain`."""
         from scsim.analysis.provenance import explain_world
 
-        return explain_world(self, agent)
+        return explain_world(self, agent, account)
 
 
 def world_run(world: World, runs: dict[str, Run], joint, sim, started, seconds, params) -> WorldRun:

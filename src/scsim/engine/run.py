@@ -45,9 +45,14 @@ def simulate(
     progress: Progress | None = None,
     keep_events: bool = True,
     keep_agents: bool = True,
-) -> Run | WorldRun:
+    replicates: int = 1,
+) -> Run | WorldRun | list[Run | WorldRun]:
     """Live ``days`` days of a synthetic population under a regime, or a world of
     several (then a :class:`WorldRun`; a world of one gives that regime's ``Run``).
+
+    ``replicates=K`` (K > 1) runs seeds ``seed .. seed + K - 1`` and returns the K runs
+    in seed order, a replicate batch as the CLI's ``--replicates K`` makes (pass it to
+    ``compare`` or ``write_report`` for means and 95% intervals).
 
     ``population`` defaults to the regime's own ``population`` key, else 100,000.
     The result depends only on the regime, ``population``, ``days`` and ``seed``:
@@ -59,6 +64,15 @@ def simulate(
     """
     if not isinstance(regime, Regime | World):
         regime = load(regime)
+    if replicates != 1:
+        if isinstance(replicates, bool) or not isinstance(replicates, int) or replicates < 1:
+            raise OptionError(f"replicates: {replicates!r} (allowed: a whole number, 1 or more)")
+        options = {"threads": threads, "chunk_size": chunk_size, "progress": progress}
+        keep = {"keep_events": keep_events, "keep_agents": keep_agents}
+        return [
+            simulate(regime, population, days, seed + k, **options, **keep)
+            for k in range(replicates)
+        ]
     if isinstance(regime, World):
         return _simulate_world(
             regime, population, days, seed, threads, chunk_size, progress, keep_events,

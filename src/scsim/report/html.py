@@ -168,6 +168,8 @@ def figure(chart: Chart) -> go.Figure:
     else:
         for series in chart.series:
             y = [None if isinstance(v, float) and math.isnan(v) else v for v in series.y]
+            if chart.kind == "line" and series.lo is not None and series.hi is not None:
+                _band(fig, series)
             if chart.kind == "line":
                 fig.add_trace(go.Scatter(x=list(series.x), y=y, name=series.name, mode="lines"))
             elif chart.kind == "area":
@@ -193,6 +195,20 @@ def figure(chart: Chart) -> go.Figure:
         legend={"orientation": "h", "y": -0.2},
     )
     return fig
+
+
+def _band(fig: go.Figure, series) -> None:
+    """The 95% interval of a line over replicates: the upper edge, then the lower
+    filled up to it."""
+    import plotly.graph_objects as go
+
+    x = list(series.x)
+    edges = [[None if math.isnan(v) else v for v in e] for e in (series.hi, series.lo)]
+    name = f"{series.name}: 95% interval over replicates"
+    fig.add_trace(go.Scatter(x=x, y=edges[0], mode="lines", line={"width": 0}, name=name,
+                             showlegend=False, hoverinfo="skip"))  # fmt: skip
+    fig.add_trace(go.Scatter(x=x, y=edges[1], mode="lines", line={"width": 0}, name=name,
+                             fill="tonexty", opacity=0.25))  # fmt: skip
 
 
 def subtitle_now() -> str:

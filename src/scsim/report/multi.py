@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from scsim.analysis.compare import compare, pairing_problem
+from scsim.analysis.compare import compare, pairing_problem, what_differs
+from scsim.analysis.stats import t_interval
 from scsim.report.plain import Table, num
+from scsim.report.replicates import band_series
 from scsim.report.run_charts import DAY, PEOPLE, run_label
 from scsim.report.spec import Chart, Part, Section, Series
 
@@ -34,13 +36,33 @@ KEY_FAMILIES = (
 )
 
 
-def comparison_part(runs: list[Run]) -> Part:
-    """Side-by-side table and charts for ``runs``, then each later run paired with the
-    first."""
-    labels = _labels(runs)
-    side = Section("side-by-side", "Side by side")
-    side.tables.append(_metrics_table(runs, labels))
-    for metric, title, unit, noun in (
+def comparison_part(
+    batches: list[list[Run]],
+    labels: list[str] | None = None,
+    key: str = "compare",
+    title: str | None = None,
+) -> Part:
+    """Side-by-side table and charts for the runs (each a batch of one or more
+    replicates), then each later run paired with the first.
+
+    Where a batch has several replicates, its figures are means over them with 95%
+    intervals (bands on the charts), and the pairing is seed by seed.
+    """
+    runs = [batch[0] for batch in batches]
+    heading = title or f"Comparison of {len(runs)} runs"
+    labels = labels or _labels(runs)
+    side = Section(f"{key}-side-by-side", "Side by side")
+    if any(len(b) > 1 for b in batches):
+        side.paragraphs.append(
+            "Runs given with replicates are shown by their means over the replicates, "
+            "each with its 95% interval (a band on the charts): "
+            + "; ".join(
+                f"{label}: {len(b)} replicates" for b, label in zip(batches, labels, strict=True)
+            )
+            + "."
+        )
+    side.tables.append(_metrics_table(batches, labels))
+    for metric, chart_title, unit, noun in (
         ("mean_score", "Mean score per day", "mean score (points)", "mean score"),
         ("blacklisted", "People on the blacklist per day", PEOPLE, "number of people listed"),
         (
@@ -50,16 +72,16 @@ def comparison_part(runs: list[Run]) -> Part:
             "number of wrongfully sanctioned",
         ),
     ):
-        chart = _overlay(runs, labels, metric, title, unit, noun)
+        chart = _overlay(batches, labels, metric, chart_title, unit, noun, key)
         if chart is not None:
             side.charts.append(chart)
-    sanctioned = _sanction_bars(runs, labels)
+    sanctioned = _sanction_bars(runs, labels, key)
     if sanctioned is not None:
         side.charts.append(sanctioned)
     sections = [side]
-    for run, label in zip(runs[1:], labels[1:], strict=True):
-        sections.append(_paired(runs[0], labels[0], run, label))
-    return Part("compare", f"Comparison of {len(runs)} runs", sections)
+    for batch, label in zip(batches[1:], labels[1:], strict=True):
+        sections.append(_paired(batches[0], labels[0], batch, label, key))
+    return Part(key, heading, sections)
 
 
 def _labels(runs: list[Run]) -> list[str]:
@@ -86,23 +108,48 @@ def _fmt(value: float | None, share: bool) -> str:
     return f"{value * 100:.2f}%" if share else num(round(value, 4))
 
 
-def _metrics_table(runs: list[Run], labels: list[str]) -> Table:
+def _metrics_table(batches: list[list[Run]], labels: list[str]) -> Table:
+    runs = [b[0] for b in batches]
     rows = []
     for name in _key_metrics(runs):
         share = name.startswith("grade_share.")
-        rows.append((name, *(_fmt(r.summary.get(name), share) for r in runs)))
-    head = ("metric (stock on the last day, flow summed)", *labels)
+        rows.append((name, *(_cell(b, name, share) for b in batches)))
+    several = any(len(b) > 1 for b in batches)
+    head = (
+        "metric (stock on the last day, flow summed"
+        + ("; mean over the replicates [95% interval])" if several else ")"),
+        *labels,
+    )
     return Table("Key metrics of each run", head, tuple(rows))
 
 
+def _cell(batch: list[Run], name: str, share: bool) -> str:
+    values = [r.summary.get(name) for r in batch]
+    if len(batch) == 1 or any(v is None for v in values):
+        return _fmt(values[0], share)
+    mean, lo, hi = t_interval(values)
+    if not math.isfinite(lo):
+        return _fmt(mean, share)
+    return f"{_fmt(mean, share)} [{_fmt(lo, share)} to {_fmt(hi, share)}]"
+
+
 def _overlay(
-    runs: list[Run], labels: list[str], metric: str, title: str, unit: str, noun: str
+    batches: list[list[Run]],
+    labels: list[str],
+    metric: str,
+    title: str,
+    unit: str,
+    noun: str,
+    key: str = "compare",
 ) -> Chart | None:
     series = []
-    for run, label in zip(runs, labels, strict=True):
-        if metric not in run.daily.columns:
+    for batch, label in zip(batches, labels, strict=True):
+        if not all(metric in run.daily.columns for run in batch):
             continue
-        rows = run.daily.filter(pl.col("group").cast(pl.String) == "all").sort("day")
+        if len(batch) > 1:
+            series.append(band_series(batch, metric, f"{label} (mean of {len(batch)})"))
+            continue
+        rows = batch[0].daily.filter(pl.col("group").cast(pl.String) == "all").sort("day")
         series.append(
             Series(label, rows.get_column("day").to_list(), rows.get_column(metric).to_list())
         )
@@ -118,7 +165,7 @@ def _overlay(
         else f"Every run ends with the same {noun}, {num(round(finals[lo], 2))}."
     )
     return Chart(
-        f"compare-{metric.replace('_', '-')}",
+        f"{key}-{metric.replace('_', '-')}",
         f"{title}, run by run",
         reading,
         "line",
@@ -128,7 +175,7 @@ def _overlay(
     )
 
 
-def _sanction_bars(runs: list[Run], labels: list[str]) -> Chart | None:
+def _sanction_bars(runs: list[Run], labels: list[str], key: str = "compare") -> Chart | None:
     names = [m for m in _key_metrics(runs) if m.startswith("sanctioned.")]
     if not names:
         return None
@@ -144,7 +191,7 @@ def _sanction_bars(runs: list[Run], labels: list[str]) -> Chart | None:
         f"({num(totals[most])} across its sanctions, a person under two counted twice)."
     )
     return Chart(
-        "compare-sanctioned",
+        f"{key}-sanctioned",
         "People under each sanction on the last day, run by run",
         reading,
         "bar",
@@ -154,20 +201,32 @@ def _sanction_bars(runs: list[Run], labels: list[str]) -> Chart | None:
     )
 
 
-def _paired(a: Run, label_a: str, b: Run, label_b: str) -> Section:
+def _paired(
+    batch_a: list[Run], label_a: str, batch_b: list[Run], label_b: str, key: str = "compare"
+) -> Section:
+    a, b = batch_a[0], batch_b[0]
     section = Section(
-        f"paired-{label_b}", f"Paired, agent by agent: {label_a} (A) and {label_b} (B)"
+        f"{key}-paired-{label_b}", f"Paired, agent by agent: {label_a} (A) and {label_b} (B)"
     )
     problem = pairing_problem(a, b)
     if problem is not None:
         section.paragraphs.append(problem + ".")
+        section.paragraphs.append(_differs(what_differs(a, b)))
         return section
-    result = compare(a, b)
+    result = compare(batch_a, batch_b)
     section.paragraphs.append(
         "Both runs share population, days and seed, so every agent saw the same behaviour "
         "draws under A and under B: each difference below is what the rules did."
     )
+    section.paragraphs.append(_differs(result.differs))
     section.paragraphs.extend(note[0].upper() + note[1:] + "." for note in result.notes)
+    if result.pairs > 1:
+        section.paragraphs.append(
+            f"The tables of people and scores pair seed {result.agents_seed}, the first of "
+            f"{result.pairs} replicate pairs; the metric differences are means over the "
+            f"{result.pairs} pairs with their 95% intervals."
+        )
+        section.tables.append(_differences(result))
     table = result.sanctions
     rows = tuple(
         (r["sanction"], r["group"], *(f"{r[c]:,}" for c in table.columns[2:]))
@@ -201,7 +260,7 @@ def _paired(a: Run, label_a: str, b: Run, label_b: str) -> Section:
         )
         section.charts.append(
             Chart(
-                f"paired-{_slug(label_b)}",
+                f"{key}-paired-{_slug(label_b)}",
                 f"People under a sanction in one run only — A: {label_a}, B: {label_b}",
                 reading,
                 "bar",
@@ -233,3 +292,30 @@ def _paired(a: Run, label_a: str, b: Run, label_b: str) -> Section:
 
 def _slug(text: str) -> str:
     return "".join(c if c.isalnum() or c == "-" else "-" for c in text).strip("-").lower()
+
+
+def _differs(lines: list[str]) -> str:
+    if not lines:
+        return "A and B are runs of the same regime: nothing differs but the run."
+    return "What differs between A and B: " + "; ".join(lines) + "."
+
+
+def _differences(result) -> Table:
+    """Each metric's mean difference over the replicate pairs, with its interval."""
+    rows = []
+    for r in result.metrics.iter_rows(named=True):
+        if r["diff"] == 0 and r["ci_lo"] == r["ci_hi"] == 0:
+            continue
+        share = r["metric"].startswith("grade_share.")
+        interval = (
+            f"{_fmt(r['ci_lo'], share)} to {_fmt(r['ci_hi'], share)}"
+            if math.isfinite(r["ci_lo"])
+            else "n/a"
+        )
+        values = (_fmt(r[c], share) for c in ("a", "b", "diff"))
+        rows.append((r["metric"], *values, interval))
+    return Table(
+        f"Metrics, B minus A: means over {result.pairs} replicate pairs",
+        ("metric", "A (mean)", "B (mean)", "B - A (mean)", "95% interval of B - A"),
+        tuple(rows),
+    )

@@ -58,7 +58,10 @@ def draw(chart: Chart) -> Figure:
             )
         else:
             for s in chart.series:
-                ax.plot(s.x, [_nan(v) for v in s.y], label=s.name)
+                line = ax.plot(s.x, [_nan(v) for v in s.y], label=s.name)[0]
+                if s.lo is not None and s.hi is not None:
+                    lo, hi = [_nan(v) for v in s.lo], [_nan(v) for v in s.hi]
+                    ax.fill_between(s.x, lo, hi, color=line.get_color(), alpha=0.2)
         ax.set_xlabel(chart.x_label)
         ax.set_ylabel(chart.y_label)
     elif chart.kind == "hist":

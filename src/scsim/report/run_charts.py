@@ -34,11 +34,21 @@ def run_label(run: Run) -> str:
     return run.run_id or f"{run.regime.name} (unsaved)"
 
 
-def run_part(run: Run, key: str = "run") -> Part:
-    """Every section about ``run``."""
-    ctx = _Context(run, key)
-    sections = [
-        regime_section(run),
+def run_part(
+    run: Run, key: str = "run", label: str | None = None, batch: list[Run] | None = None
+) -> Part:
+    """Every section about ``run``; ``label`` names it (default: ``run_label``).
+
+    ``batch``: the replicates ``run`` is the first of; their means and 95% intervals
+    come right after the regime, and the title says the rest is the first replicate.
+    """
+    ctx = _Context(run, key, label)
+    sections = [regime_section(run)]
+    if batch is not None and len(batch) > 1:
+        from scsim.report.replicates import replicate_section
+
+        sections.append(replicate_section(batch, ctx.label, key))
+    sections += [
         ctx.scores(),
         ctx.grades(),
         ctx.blacklist(),
@@ -49,9 +59,31 @@ def run_part(run: Run, key: str = "run") -> Part:
     behaviour = ctx.behaviour()
     if behaviour is not None:
         sections.append(behaviour)
-    title = f"Run {run_label(run)}: {run.regime.name}, {run.population:,} people, "
+    title = f"Run {ctx.label}: {run.regime.name}, {run.population:,} people, "
     title += f"{run.days:,} days, seed {run.seed}"
-    return Part(key, title, [s for s in sections if s is not None])
+    if batch is not None and len(batch) > 1:
+        title += f" (the first of {len(batch)} replicates)"
+    return Part(key, title, [_no_empty(s) for s in sections if s is not None])
+
+
+def _no_empty(section: Section) -> Section:
+    """A chart with nothing to show (every value zero or undefined) becomes the
+    sentence of its reading, as ``docs/report.md`` promises."""
+    kept = []
+    for chart in section.charts:
+        if _empty(chart):
+            section.paragraphs.append(f"{chart.title}: nothing to draw. {chart.reading}")
+        else:
+            kept.append(chart)
+    section.charts = kept
+    return section
+
+
+def _empty(chart: Chart) -> bool:
+    if chart.kind == "sankey":
+        return not any(v for _, _, v in chart.links)
+    values = [v for series in chart.series for v in series.y]
+    return not any(isinstance(v, int | float) and math.isfinite(v) and v != 0 for v in values)
 
 
 def regime_section(run: Run) -> Section:
@@ -67,7 +99,7 @@ def regime_section(run: Run) -> Section:
 class _Context:
     """One run's frames, read once, and the builders of its sections."""
 
-    def __init__(self, run: Run, key: str) -> None:
+    def __init__(self, run: Run, key: str, label: str | None = None) -> None:
         self.run = run
         self.key = key
         self.daily = run.daily.with_columns(pl.col("group").cast(pl.String))
@@ -76,7 +108,7 @@ class _Context:
         self.days = self.overall.get_column("day").to_list()
         self.first = self.days[0] if self.days else 0
         self.last = self.days[-1] if self.days else 0
-        self.label = run_label(run)
+        self.label = label or run_label(run)
 
     # -- helpers ---------------------------------------------------------------------
 

@@ -19,11 +19,16 @@ Kind = Literal["line", "area", "bar", "hist", "sankey"]
 
 @dataclass(frozen=True)
 class Series:
-    """One line, stacked band or set of bars: a name, x values and y values."""
+    """One line, stacked band or set of bars: a name, x values and y values.
+
+    ``lo`` and ``hi`` (a line over replicates): the 95% interval around ``y``, drawn
+    as a band."""
 
     name: str
     x: Sequence[float | str]
     y: Sequence[float]
+    lo: Sequence[float] | None = None
+    hi: Sequence[float] | None = None
 
 
 @dataclass(frozen=True)
