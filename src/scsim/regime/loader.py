@@ -22,6 +22,7 @@ from pydantic.fields import FieldInfo
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.scalarbool import ScalarBoolean
 
 from scsim.errors import RegimeError
@@ -44,9 +45,131 @@ def _yaml() -> YAML:
     return yaml
 
 
+#: Deepest nesting of lists and mappings a file may have (a regime needs about 6, a
+#: world with inline regimes about 9). Deeper is refused before anything is built.
+MAX_DEPTH = 64
+#: Most nodes that aliases may repeat in one file, in all. Anchors and aliases are
+#: allowed, but "billion laughs" (aliases of aliases of ...) is refused by counting,
+#: before anything is expanded.
+MAX_ALIAS_NODES = 100_000
+#: Plain words YAML 1.1 reads as booleans and YAML 1.2 reads as strings.
+_YAML11_BOOLS = {"yes", "no", "on", "off", "y", "n"}
+
+
+class _Refused(Exception):
+    """A document the event pass refuses: 1-based line, problem, what is allowed."""
+
+    def __init__(self, line: int, problem: str, allowed: str) -> None:
+        super().__init__(problem)
+        self.line, self.problem, self.allowed = line, problem, allowed
+
+
+def _check_events(text: str) -> None:
+    """Refuse, from the parser's events alone, what would otherwise break or hang what
+    follows: nesting deeper than :data:`MAX_DEPTH` (the composer recurses), an alias
+    inside its own anchor (an endless value), aliases repeating more than
+    :data:`MAX_ALIAS_NODES` nodes, complex keys, YAML 1.1 booleans, and tags (``!foo``
+    would reach the schema as an opaque object: "got 'bar', allowed: a string").
+
+    The parser is a state machine, so this pass is linear in the text whatever it
+    holds, and it stops at the first problem.
+    """
+    stack: list[list[Any]] = []  # open collections: [is_mapping, children, nodes, anchor]
+    sizes: dict[str, int] = {}  # anchor -> nodes its value expands to
+    collections: set[str] = set()  # anchors of lists and mappings
+    repeated = 0
+    version = None
+    for ev in _yaml().parse(text):
+        kind = type(ev).__name__
+        line = ev.start_mark.line + 1
+        if kind == "DocumentStartEvent":
+            version = ev.version
+            continue
+        if kind not in ("ScalarEvent", "AliasEvent", "SequenceStartEvent", "MappingStartEvent"):
+            if kind in ("SequenceEndEvent", "MappingEndEvent"):
+                _, _, nodes, anchor = stack.pop()
+                if anchor is not None:
+                    sizes[anchor] = nodes
+                if stack:
+                    stack[-1][2] += nodes
+            continue
+        is_key = bool(stack) and stack[-1][0] and stack[-1][1] % 2 == 0
+        if stack:
+            stack[-1][1] += 1
+        if getattr(ev, "tag", None) is not None:
+            tag = str(ev.tag).replace("tag:yaml.org,2002:", "!!")
+            raise _Refused(line, f"a tag ({tag})", "plain values without tags; quote a string")
+        if kind == "AliasEvent":
+            anchor = str(ev.anchor)
+            if any(entry[3] == anchor for entry in stack):
+                raise _Refused(
+                    line,
+                    f"alias *{anchor} inside its own anchor &{anchor}: the value would "
+                    "contain itself",
+                    "aliases of values defined before them",
+                )
+            if is_key and anchor in collections:
+                raise _Refused(line, "a list or mapping as a key", "a plain value as a key")
+            nodes = sizes.get(anchor, 1)
+            repeated += nodes
+            if repeated > MAX_ALIAS_NODES:
+                raise _Refused(
+                    line,
+                    f"aliases repeat more than {MAX_ALIAS_NODES:,} nodes",
+                    f"aliases repeating at most {MAX_ALIAS_NODES:,} nodes in all",
+                )
+            if stack:
+                stack[-1][2] += nodes
+            continue
+        anchor = None if ev.anchor is None else str(ev.anchor)
+        if kind == "ScalarEvent":
+            if version == (1, 1) and ev.style is None and ev.value.lower() in _YAML11_BOOLS:
+                truth = "true" if ev.value.lower() in ("yes", "on", "y") else "false"
+                raise _Refused(
+                    line,
+                    f"%YAML 1.1 reads the word {ev.value} as {truth}",
+                    "YAML 1.2: remove the %YAML 1.1 line, or quote the word",
+                )
+            if anchor is not None:
+                sizes[anchor] = 1
+            if stack:
+                stack[-1][2] += 1
+            continue
+        if is_key:
+            raise _Refused(line, "a list or mapping as a key", "a plain value as a key")
+        if anchor is not None:
+            collections.add(anchor)
+        stack.append([kind == "MappingStartEvent", 0, 1, anchor])
+        if len(stack) > MAX_DEPTH:
+            raise _Refused(
+                line,
+                f"lists and mappings nested more than {MAX_DEPTH} deep",
+                f"at most {MAX_DEPTH} levels",
+            )
+
+
+def _load_text(text: str) -> Any:
+    """The YAML document in ``text``, after :func:`_check_events` allowed it."""
+    _check_events(text)
+    return _yaml().load(text)
+
+
 def _parse(text: str, where: str) -> Any:
     try:
-        return _yaml().load(text)
+        return _load_text(text)
+    except _Refused as exc:
+        raise RegimeError(
+            _message(where, exc.line, "", exc.problem, allowed=exc.allowed).replace(
+                ": (top level): ", ": YAML error: ", 1
+            )
+        ) from None
+    except ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        what = "a NUL byte" if char == 0 else f"the control character #x{char:04x}"
+        raise RegimeError(
+            f"{where}:{line}: YAML error: {what} (allowed: printable text, tabs and newlines)"
+        ) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
@@ -62,7 +185,7 @@ def _parse(text: str, where: str) -> Any:
         text = " ".join(p.splitlines()[0] for p in (context, problem) if p)
         raise RegimeError(f"{where}:{line}: YAML error: {text}") from None
     except YAMLError as exc:
-        raise RegimeError(f"{where}:1: YAML error: {exc}") from None
+        raise RegimeError(f"{where}:1: YAML error: {str(exc).splitlines()[0]}") from None
 
 
 def dump_yaml(data: Any) -> str:
@@ -161,6 +284,13 @@ def _member_name(tp: Any) -> str | None:
     return getattr(_unwrap(tp)[0], "__name__", None)
 
 
+def _is_tag(part: Any, member: Any) -> bool:
+    """Whether a pydantic location part is the union tag of ``member``: its name, or
+    ``function-after[<validator>, <name>]`` for a model with an after-validator."""
+    name = _member_name(member)
+    return isinstance(part, str) and (part == name or part.endswith(f", {name}]"))
+
+
 def _is_model(tp: Any) -> bool:
     return isinstance(tp, type) and issubclass(tp, BaseModel)
 
@@ -191,6 +321,7 @@ class _Site:
         self.parent: type[BaseModel] | None = None
         self.is_key = False
         self.known = True
+        self.tag_at: int | None = None  # len(loc) at the last union tag passed
 
 
 def _site(loc: Loc, root: type[BaseModel] = Regime) -> _Site:
@@ -207,9 +338,10 @@ def _site(loc: Loc, root: type[BaseModel] = Regime) -> _Site:
             continue
         members = _union_members(bare)
         if members:
-            match = [m for m in members if _member_name(m) == part]
+            match = [m for m in members if _is_tag(part, m)]
             if match:
                 tp = match[0]
+                site.tag_at = len(site.loc)
                 continue
         site.loc.append(part)
         if not site.known:
@@ -319,18 +451,19 @@ def _describe(tp: Any, meta: Sequence[Any] = (), nullable: bool = False) -> str:
 
 
 def _show(value: Any) -> str:
+    """A value quoted in a message: at most 80 characters on one line, whatever the
+    user gave (a file read by mistake, a huge list)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return repr(value)
-    try:
-        text = json.dumps(_plain(value), default=str)
-    except (TypeError, ValueError):
+    if isinstance(value, int | float | str):
         text = repr(value)
+    else:
+        try:
+            text = json.dumps(_plain(value), default=str)
+        except (TypeError, ValueError):
+            text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
 
@@ -393,6 +526,27 @@ def _explain(err: Any, root: type[BaseModel] = Regime) -> tuple[Loc, str, Any, s
     return loc, msg[:1].lower() + msg[1:], got, allowed
 
 
+def _not_this_shape(err: Any, root: type[BaseModel]) -> bool:
+    """Whether a pydantic error only says the value is not one shape of a union."""
+    site = _site(tuple(err["loc"]), root)
+    return err["type"].endswith(_TYPE_ERRORS) and site.tag_at == len(site.loc)
+
+
+def _in_fitting_branch(errors: list[Any], root: type[BaseModel]) -> list[Any]:
+    """The errors worth reporting where a value may take one of several shapes (a
+    string or a mapping): pydantic reports every shape's complaint, and "wrong type:
+    allowed a string" misleads when a mapping was given and a key in it is wrong. So
+    drop the complaints that the value is not of a shape when another shape went
+    deeper; if no shape fits at all, say so once with every shape allowed."""
+    mismatch = [_not_this_shape(e, root) for e in errors]
+    kept = [e for e, m in zip(errors, mismatch, strict=True) if not m]
+    if kept:
+        return kept
+    first = dict(errors[0])
+    first["loc"] = tuple(first["loc"])[:-1]  # the union itself, all its shapes allowed
+    return [first]
+
+
 def _format_validation(
     exc: ValidationError,
     data: Any,
@@ -400,7 +554,7 @@ def _format_validation(
     overrides: list[tuple[Loc, str]],
     root: type[BaseModel] = Regime,
 ) -> str:
-    errors = exc.errors(include_url=False)
+    errors = _in_fitting_branch(exc.errors(include_url=False), root)
     # A misspelt key shows up twice: as unknown and as the real one missing. The
     # unknown key is the one the user can act on.
     unknown = [e for e in errors if e["type"] == "extra_forbidden"]
@@ -433,7 +587,11 @@ def _override(data: Any, text: str, root: type[BaseModel] = Regime) -> Loc:
     if any(not p for p in parts_text):
         raise RegimeError(_message(where, None, key, "empty part in the dotted key"))
     try:
-        value = _yaml().load(raw)
+        value = _load_text(raw)
+    except _Refused as exc:
+        raise RegimeError(
+            _message(where, None, key, f"bad value: {exc.problem}", raw, exc.allowed)
+        ) from None
     except YAMLError as exc:
         first = str(getattr(exc, "problem", None) or exc).strip().splitlines()[0]
         raise RegimeError(
