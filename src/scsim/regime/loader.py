@@ -8,8 +8,10 @@ wrote. Only the first problem is reported: one clear message beats a wall of the
 
 from __future__ import annotations
 
+import copy
 import io
 import json
+import re
 import types
 import typing
 from collections.abc import Sequence
@@ -25,10 +27,10 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.scalarbool import ScalarBoolean
 
-from scsim.errors import RegimeError
+from scsim.errors import OptionError, RegimeError
 from scsim.regime.schema import Regime, RegimeFieldError
 
-__all__ = ["builtin_names", "dump_yaml", "load_regime"]
+__all__ = ["builtin_names", "commented_yaml", "dump_yaml", "load_regime"]
 
 Loc = tuple[str | int, ...]
 _NOTHING = object()
@@ -154,6 +156,12 @@ def _load_text(text: str) -> Any:
     return _yaml().load(text)
 
 
+def _first_line(problem: str) -> str:
+    """The first line of a YAML library message, with its token tuples spelt as words
+    (``found ('<scalar>',)`` reads ``found <scalar>``)."""
+    return re.sub(r"\('(<[^>]*>)',\)", r"\1", problem.splitlines()[0])
+
+
 def _parse(text: str, where: str) -> Any:
     try:
         return _load_text(text)
@@ -182,7 +190,7 @@ def _parse(text: str, where: str) -> Any:
                 f"{where}:{line}: YAML error: {problem.splitlines()[0]} "
                 "(allowed: each key once per mapping)"
             ) from None
-        text = " ".join(p.splitlines()[0] for p in (context, problem) if p)
+        text = " ".join(_first_line(p) for p in (context, problem) if p)
         raise RegimeError(f"{where}:{line}: YAML error: {text}") from None
     except YAMLError as exc:
         raise RegimeError(f"{where}:1: YAML error: {str(exc).splitlines()[0]}") from None
@@ -198,6 +206,31 @@ def dump_yaml(data: Any) -> str:
     out = io.StringIO()
     yaml.dump(data, out)
     return out.getvalue()
+
+
+def commented_yaml(raw: Any, resolved: dict[str, Any]) -> str:
+    """``resolved`` (a model dumped as plain data) as YAML 1.2, written over ``raw``,
+    the mapping it was read from, so that the file's comments (the ``# guess:`` mark
+    of every unsourced figure) stay beside the keys they annotate. Keys the file has
+    keep its order and spelling of equal values; defaults it left out follow them."""
+    return dump_yaml(_merged(copy.deepcopy(raw), resolved))
+
+
+def _merged(raw: Any, new: Any) -> Any:
+    if isinstance(raw, CommentedMap) and isinstance(new, dict):
+        for key in [k for k in raw if k not in new]:
+            del raw[key]
+        for key, value in new.items():
+            raw[key] = _merged(raw[key], value) if key in raw else value
+        return raw
+    if isinstance(raw, CommentedSeq) and isinstance(new, list) and len(raw) == len(new):
+        for i, value in enumerate(new):
+            raw[i] = _merged(raw[i], value)
+        return raw
+    plain = _plain(raw)
+    # 1000 and 1000.0 are one value (the file's spelling stays); true and 1 are not.
+    same = not isinstance(raw, dict | list) and isinstance(plain, bool) == isinstance(new, bool)
+    return raw if same and plain == new else new
 
 
 def _plain(node: Any) -> Any:
@@ -514,7 +547,9 @@ def _explain(err: Any, root: type[BaseModel] = Regime) -> tuple[Loc, str, Any, s
     if kind == "too_short":
         return loc, "too few items" if isinstance(got, list) else "must not be empty", got, allowed
     if kind == "too_long":
-        return loc, "too many items", _NOTHING, allowed
+        # pydantic stops counting a mapping at the limit: count it here
+        count = len(got) if isinstance(got, list | dict) else "?"
+        return loc, f"too many items ({count})", _NOTHING, f"at most {err['ctx']['max_length']}"
     if kind == "enter_condition":
         return loc, "unrecognised entry condition", got, allowed
     if kind == "shape":
@@ -593,7 +628,7 @@ def _override(data: Any, text: str, root: type[BaseModel] = Regime) -> Loc:
             _message(where, None, key, f"bad value: {exc.problem}", raw, exc.allowed)
         ) from None
     except YAMLError as exc:
-        first = str(getattr(exc, "problem", None) or exc).strip().splitlines()[0]
+        first = _first_line(str(getattr(exc, "problem", None) or exc).strip())
         raise RegimeError(
             _message(where, None, key, f"bad value: {first}", raw, "a YAML 1.2 value")
         ) from None
@@ -605,12 +640,13 @@ def _override(data: Any, text: str, root: type[BaseModel] = Regime) -> Loc:
         here = ".".join(str(p) for p in path) or "(top level)"
         if isinstance(node, list):
             if not part.isdigit():
+                counted = "counted from 0" if part[1:].isdigit() else "an integer"
                 raise RegimeError(
                     _message(
                         where,
                         None,
                         key,
-                        f"{here} is a list, its index must be an integer",
+                        f"{here} is a list, its index must be {counted}",
                         part,
                         f"0 to {len(node) - 1}" if node else "nothing: the list is empty",
                     )
@@ -701,6 +737,10 @@ def read_source(
         text = folder.joinpath(f"{name_or_path}.yaml").read_text(encoding="utf-8")
         return text, f"builtin:{name_or_path}"
     path = Path(name_or_path)
+    if path.is_dir():
+        raise RegimeError(f"{name_or_path}: a directory, not a file (allowed: a YAML file)")
+    if kind == "regime" and str(name_or_path) in yaml_names(_builtin_dir("scsim.world")):
+        raise RegimeError(f"{name_or_path}: {_WORLD_NOT_REGIME}")
     if not path.is_file():
         raise RegimeError(
             f"{name_or_path}: no such built-in {kind} or file "
@@ -715,11 +755,40 @@ def read_source(
     return text, str(path)
 
 
+_WORLD_NOT_REGIME = (
+    "a world (several regimes), not a regime (allowed: load it with scsim.load or "
+    "scsim.load_world; load_regime reads one regime)"
+)
+
+
+def check_arguments(name_or_path: Any, overrides: Any) -> tuple[str, ...]:
+    """The loaders' arguments checked (one :class:`OptionError`, not a ``TypeError``
+    from deep inside), and the overrides as a tuple of strings."""
+    if not isinstance(name_or_path, str | Path):
+        raise OptionError(
+            f"{_show(name_or_path)}: not a name or a path (allowed: a built-in name, "
+            "or a path to a YAML file, as str or pathlib.Path)"
+        )
+    if isinstance(overrides, str):
+        overrides = (overrides,)
+    if not isinstance(overrides, Sequence):
+        raise OptionError(
+            f"overrides: {_show(overrides)} is not a list (allowed: a list of strings "
+            "'dotted.key=value', e.g. ['rules.0.points=-10'])"
+        )
+    for item in overrides:
+        if not isinstance(item, str):
+            raise OptionError(
+                f"overrides: {_show(item)} is not a string (allowed: strings "
+                "'dotted.key=value', e.g. 'rules.0.points=-10')"
+            )
+    return tuple(overrides)
+
+
 def load_regime(name_or_path: str | Path, overrides: Sequence[str] = ()) -> Regime:
     """Load, override and validate a regime; every user mistake becomes one
     :class:`~scsim.errors.RegimeError` saying ``file:line: dotted.key: problem``."""
-    if isinstance(overrides, str):
-        overrides = (overrides,)
+    overrides = check_arguments(name_or_path, overrides)
     text, where = read_source(name_or_path)
     data = _parse(text, where)
     if data is None:
@@ -728,12 +797,15 @@ def load_regime(name_or_path: str | Path, overrides: Sequence[str] = ()) -> Regi
         raise RegimeError(
             _message(where, 1, "", "not a mapping", data, "a mapping with keys name, grades, ...")
         )
+    if "operators" in data and "name" in data and "grades" not in data:
+        raise RegimeError(f"{where}: {_WORLD_NOT_REGIME}")
     applied = [(_override(data, o), o) for o in overrides]
     try:
         regime = Regime.model_validate(_plain(data))
     except ValidationError as exc:
         raise RegimeError(_format_validation(exc, data, where, applied)) from None
     regime._source = where
+    regime._raw = data
     return regime
 
 
