@@ -452,7 +452,9 @@ def runs(store: StoreOpt = Path(DEFAULT_STORE)) -> None:
     if frame.height == 0:
         typer.echo(f"no runs in {store} yet; `scsim run REGIME` adds one")
         return
-    table = Table(title=f"runs in {store}", box=box.SIMPLE_HEAD, collapse_padding=True)
+    table = Table(
+        title=f"runs in {_escape(str(store))}", box=box.SIMPLE_HEAD, collapse_padding=True
+    )
     table.add_column("id (stored at)", no_wrap=True)
     table.add_column("regime")
     for column in ("population", "days", "seed"):

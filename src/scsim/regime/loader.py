@@ -726,6 +726,15 @@ def builtin_names() -> list[str]:
     return yaml_names(_builtin_dir())
 
 
+def not_found(name_or_path: str | Path, builtin: str, names: Sequence[str]) -> str:
+    """The message for a name that is neither a built-in nor a file: "no such file"
+    when it is spelt as a file (a Path, or a name with a suffix such as ``.yaml``)."""
+    text = str(name_or_path)
+    looks_like_path = isinstance(name_or_path, Path) or Path(text).suffix
+    what = "no such file" if looks_like_path else f"no such {builtin} or file"
+    return f"{text}: {what} (allowed: a path to a YAML file, or one of: {', '.join(names)})"
+
+
 def read_source(
     name_or_path: str | Path, folder: Any = None, kind: str = "regime"
 ) -> tuple[str, str]:
@@ -742,10 +751,7 @@ def read_source(
     if kind == "regime" and str(name_or_path) in yaml_names(_builtin_dir("scsim.world")):
         raise RegimeError(f"{name_or_path}: {_WORLD_NOT_REGIME}")
     if not path.is_file():
-        raise RegimeError(
-            f"{name_or_path}: no such built-in {kind} or file "
-            f"(allowed: a path to a YAML file, or one of: {', '.join(names)})"
-        )
+        raise RegimeError(not_found(name_or_path, f"built-in {kind}", names))
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:

@@ -30,6 +30,7 @@ from scsim.regime.loader import (
     builtin_names,
     check_arguments,
     load_regime,
+    not_found,
     read_source,
     validate_mapping,
     yaml_names,
@@ -81,11 +82,8 @@ def load(name_or_path: str | Path, overrides: Sequence[str] = ()) -> Regime | Wo
     if is_world(name_or_path):
         return load_world(name_or_path, overrides)
     if not Path(name_or_path).is_file() and name_or_path not in builtin_names():
-        names = ", ".join([*builtin_names(), *builtin_world_names()])
-        raise RegimeError(
-            f"{name_or_path}: no such built-in regime, world or file "
-            f"(allowed: a path to a YAML file, or one of: {names})"
-        )
+        names = [*builtin_names(), *builtin_world_names()]
+        raise RegimeError(not_found(name_or_path, "built-in regime, world", names))
     return load_regime(name_or_path, overrides)
 
 
