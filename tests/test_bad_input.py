@@ -222,3 +222,35 @@ def test_user_text_is_printed_as_given(value: str) -> None:
     assert message.startswith(f"error: --set name={value}: name: "), message
     assert "(<" not in message and "',)" not in message  # no Python tuples
     assert "❌" not in message and "👍" not in message
+
+
+def test_show_of_a_world_keeps_the_world_files_comments() -> None:
+    result = invoke("show", "national-pooled")
+    assert result.exit_code == 0, result.output
+    assert "population: 100000       # guess: a city district" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("name: " + "[" * 100_000 + "]" * 100_000 + "\n", "nested more than"),
+        ("".join("  " * i + f"k{i}:\n" for i in range(3000)), "nested more than"),
+        ("a: &a [*a]\n", "inside its own anchor"),
+        (
+            'x0: &x0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+            + "".join(f"x{i}: &x{i} [{', '.join([f'*x{i - 1}'] * 10)}]\n" for i in range(1, 9))
+            + "name: w\noperators: *x8\n",
+            "aliases repeat more than",
+        ),
+    ],
+    ids=["deep list", "deep mapping", "self alias", "billion laughs world"],
+)
+def test_hostile_yaml_through_the_cli(tmp_path: Path, text: str, needle: str) -> None:
+    path = tmp_path / "hostile.yaml"
+    path.write_text(text, encoding="utf-8")
+    for command in ("validate", "show", "run"):
+        message = refused_by_cli(
+            command, path, *(["--store", tmp_path / "s.db"] * (command == "run"))
+        )
+        assert message.startswith(f"error: {path}:") and needle in message, message
+    assert not (tmp_path / "s.db").exists()
