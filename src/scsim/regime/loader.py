@@ -76,77 +76,94 @@ def _check_events(text: str) -> None:
     The parser is a state machine, so this pass is linear in the text whatever it
     holds, and it stops at the first problem.
     """
-    stack: list[list[Any]] = []  # open collections: [is_mapping, children, nodes, anchor]
-    sizes: dict[str, int] = {}  # anchor -> nodes its value expands to
-    collections: set[str] = set()  # anchors of lists and mappings
-    repeated = 0
-    version = None
+    check = _EventCheck()
     for ev in _yaml().parse(text):
+        check.event(ev)
+
+
+class _EventCheck:
+    """The running state of :func:`_check_events`: the open collections (is it a
+    mapping, children so far, nodes so far, anchor) and the expanded size of every
+    anchor seen."""
+
+    def __init__(self) -> None:
+        self.stack: list[list[Any]] = []
+        self.sizes: dict[str, int] = {}  # anchor -> nodes its value expands to
+        self.collections: set[str] = set()  # anchors of lists and mappings
+        self.repeated = 0  # nodes aliases repeat, in all
+        self.version: Any = None
+
+    def event(self, ev: Any) -> None:
         kind = type(ev).__name__
-        line = ev.start_mark.line + 1
         if kind == "DocumentStartEvent":
-            version = ev.version
-            continue
-        if kind not in ("ScalarEvent", "AliasEvent", "SequenceStartEvent", "MappingStartEvent"):
-            if kind in ("SequenceEndEvent", "MappingEndEvent"):
-                _, _, nodes, anchor = stack.pop()
-                if anchor is not None:
-                    sizes[anchor] = nodes
-                if stack:
-                    stack[-1][2] += nodes
-            continue
-        is_key = bool(stack) and stack[-1][0] and stack[-1][1] % 2 == 0
-        if stack:
-            stack[-1][1] += 1
+            self.version = ev.version
+        elif kind in ("SequenceEndEvent", "MappingEndEvent"):
+            _, _, nodes, anchor = self.stack.pop()
+            if anchor is not None:
+                self.sizes[anchor] = nodes
+            self._add(nodes)
+        elif kind in ("ScalarEvent", "AliasEvent", "SequenceStartEvent", "MappingStartEvent"):
+            self._node(kind, ev, ev.start_mark.line + 1)
+
+    def _add(self, nodes: int) -> None:
+        if self.stack:
+            self.stack[-1][2] += nodes
+
+    def _node(self, kind: str, ev: Any, line: int) -> None:
+        is_key = bool(self.stack) and self.stack[-1][0] and self.stack[-1][1] % 2 == 0
+        if self.stack:
+            self.stack[-1][1] += 1
         if getattr(ev, "tag", None) is not None:
             tag = str(ev.tag).replace("tag:yaml.org,2002:", "!!")
             raise _Refused(line, f"a tag ({tag})", "plain values without tags; quote a string")
         if kind == "AliasEvent":
-            anchor = str(ev.anchor)
-            if any(entry[3] == anchor for entry in stack):
-                raise _Refused(
-                    line,
-                    f"alias *{anchor} inside its own anchor &{anchor}: the value would "
-                    "contain itself",
-                    "aliases of values defined before them",
-                )
-            if is_key and anchor in collections:
-                raise _Refused(line, "a list or mapping as a key", "a plain value as a key")
-            nodes = sizes.get(anchor, 1)
-            repeated += nodes
-            if repeated > MAX_ALIAS_NODES:
-                raise _Refused(
-                    line,
-                    f"aliases repeat more than {MAX_ALIAS_NODES:,} nodes",
-                    f"aliases repeating at most {MAX_ALIAS_NODES:,} nodes in all",
-                )
-            if stack:
-                stack[-1][2] += nodes
-            continue
+            self._alias(str(ev.anchor), is_key, line)
+            return
         anchor = None if ev.anchor is None else str(ev.anchor)
         if kind == "ScalarEvent":
-            if version == (1, 1) and ev.style is None and ev.value.lower() in _YAML11_BOOLS:
-                truth = "true" if ev.value.lower() in ("yes", "on", "y") else "false"
-                raise _Refused(
-                    line,
-                    f"%YAML 1.1 reads the word {ev.value} as {truth}",
-                    "YAML 1.2: remove the %YAML 1.1 line, or quote the word",
-                )
+            self._scalar(ev, line)
             if anchor is not None:
-                sizes[anchor] = 1
-            if stack:
-                stack[-1][2] += 1
-            continue
+                self.sizes[anchor] = 1
+            self._add(1)
+            return
         if is_key:
             raise _Refused(line, "a list or mapping as a key", "a plain value as a key")
         if anchor is not None:
-            collections.add(anchor)
-        stack.append([kind == "MappingStartEvent", 0, 1, anchor])
-        if len(stack) > MAX_DEPTH:
+            self.collections.add(anchor)
+        self.stack.append([kind == "MappingStartEvent", 0, 1, anchor])
+        if len(self.stack) > MAX_DEPTH:
             raise _Refused(
                 line,
                 f"lists and mappings nested more than {MAX_DEPTH} deep",
                 f"at most {MAX_DEPTH} levels",
+            )
+
+    def _alias(self, anchor: str, is_key: bool, line: int) -> None:
+        if any(entry[3] == anchor for entry in self.stack):
+            raise _Refused(
+                line,
+                f"alias *{anchor} inside its own anchor &{anchor}: the value would contain itself",
+                "aliases of values defined before them",
+            )
+        if is_key and anchor in self.collections:
+            raise _Refused(line, "a list or mapping as a key", "a plain value as a key")
+        nodes = self.sizes.get(anchor, 1)
+        self.repeated += nodes
+        if self.repeated > MAX_ALIAS_NODES:
+            raise _Refused(
+                line,
+                f"aliases repeat more than {MAX_ALIAS_NODES:,} nodes",
+                f"aliases repeating at most {MAX_ALIAS_NODES:,} nodes in all",
+            )
+        self._add(nodes)
+
+    def _scalar(self, ev: Any, line: int) -> None:
+        if self.version == (1, 1) and ev.style is None and ev.value.lower() in _YAML11_BOOLS:
+            truth = "true" if ev.value.lower() in ("yes", "on", "y") else "false"
+            raise _Refused(
+                line,
+                f"%YAML 1.1 reads the word {ev.value} as {truth}",
+                "YAML 1.2: remove the %YAML 1.1 line, or quote the word",
             )
 
 
