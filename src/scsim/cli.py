@@ -45,9 +45,11 @@ PER_AGENT_LIMIT = 10_000_000
 
 
 def _stderr_console() -> Console:
+    # Every console is made with emoji=False: rich would turn ":x:" in a user's value
+    # into an emoji (markup is escaped by _escape; emoji codes have no escape).
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, highlight=False, emoji=False)
 
 
 def _fail(message: str) -> None:
@@ -245,7 +247,7 @@ def _print_summary(run: Run, everything: bool = False) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(highlight=False)
+    console = Console(highlight=False, emoji=False)
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
     head.add_column()
@@ -330,8 +332,14 @@ def _print_world_summary(console: Console, run: Any) -> None:
 def run(
     regime: RegimeArg,
     population: Annotated[
-        int, typer.Option(min=1, max=MAX_POPULATION, help="Number of synthetic citizens.")
-    ] = 100_000,
+        int | None,
+        typer.Option(
+            min=1,
+            max=MAX_POPULATION,
+            help="Number of synthetic citizens (default: the regime's population key, "
+            "else 100,000).",
+        ),
+    ] = None,
     days: Annotated[int, typer.Option(min=1, max=MAX_DAYS, help="Days to simulate.")] = 365,
     seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="The run's one seed.")] = 0,
     store: StoreOpt = Path(DEFAULT_STORE),
@@ -377,11 +385,6 @@ def run(
     with --replicates K). Above 10 million agents only aggregates are kept unless
     --events or --agents asks for more."""
     overrides = _overrides(set_)
-    small = population <= PER_AGENT_LIMIT
-    keep = {
-        "keep_events": small if events is None else events,
-        "keep_agents": small if agents is None else agents,
-    }
     if seed + replicates - 1 > MAX_SEED:
         raise OptionError(
             f"--seed {seed} with --replicates {replicates}: the last seed would exceed "
@@ -391,7 +394,15 @@ def run(
     # work (a library's chatter) goes to stderr.
     quiet = contextlib.redirect_stdout(sys.stderr) if json_ else contextlib.nullcontext()
     with quiet:
+        from scsim.engine.run import default_population
+
         loaded = scsim.load(regime, overrides)
+        population = default_population(loaded, population)
+        small = population <= PER_AGENT_LIMIT
+        keep = {
+            "keep_events": small if events is None else events,
+            "keep_agents": small if agents is None else agents,
+        }
         with scsim.open_store(store):  # a bad store path fails now, not after the run
             pass
         first, ids, summaries = _simulate_batch(
@@ -470,7 +481,7 @@ def _print_intervals(ids: list[str], ci: dict[str, tuple[float, float, float]]) 
         share = _is_share(name)
         interval = f"{_fmt(lo, share)} to {_fmt(hi, share)}" if math.isfinite(lo) else "n/a"
         table.add_row(_escape(name), _fmt(mean, share), interval)
-    console = Console(highlight=False)
+    console = Console(highlight=False, emoji=False)
     console.print(table)
     console.print(f"replicate run ids: {', '.join(ids)}")
 
@@ -486,18 +497,25 @@ def regimes() -> None:
 
 @app.command()
 def show(regime: RegimeArg, set_: SetOpt = None) -> None:
-    """Print REGIME fully resolved (defaults filled, --set applied) as YAML."""
-    typer.echo(scsim.load(regime, _overrides(set_)).to_yaml().rstrip("\n"))
+    """Print REGIME fully resolved (defaults filled, --set applied) as YAML, with the
+    file's comments (its `# guess:` marks) beside the keys they annotate."""
+    typer.echo(scsim.load(regime, _overrides(set_)).to_yaml(comments=True).rstrip("\n"))
 
 
 @app.command()
 def validate(
-    file: Annotated[Path, typer.Argument(help="A regime YAML file.")],
+    file: Annotated[
+        str,
+        typer.Argument(
+            metavar="FILE",
+            help="A regime or world YAML file, or a built-in name (as `run` and `show` take).",
+        ),
+    ],
 ) -> None:
-    """Check a regime file: `ok: <name>`, or what is wrong and where (exit 2)."""
-    if not file.is_file():
-        raise OptionError(f"FILE {str(file)!r}: no such file")
-    typer.echo(f"ok: {scsim.load(str(file)).name}")
+    """Check a regime or world file: `ok: <name>`, or what is wrong and where (exit 2)."""
+    loaded = scsim.load(file)
+    builtin = loaded.source.startswith("builtin:")
+    typer.echo(f"ok: {loaded.name}" + (" (built-in)" if builtin else ""))
 
 
 @app.command()
@@ -513,7 +531,9 @@ def runs(store: StoreOpt = Path(DEFAULT_STORE)) -> None:
     if frame.height == 0:
         typer.echo(f"no runs in {store} yet; `scsim run REGIME` adds one")
         return
-    table = Table(title=f"runs in {store}", box=box.SIMPLE_HEAD, collapse_padding=True)
+    table = Table(
+        title=f"runs in {_escape(str(store))}", box=box.SIMPLE_HEAD, collapse_padding=True
+    )
     table.add_column("id (stored at)", no_wrap=True)
     table.add_column("regime")
     for column in ("population", "days", "seed"):
@@ -538,7 +558,7 @@ def runs(store: StoreOpt = Path(DEFAULT_STORE)) -> None:
             last,
             f"{row['seconds']:,.3g}",
         )
-    Console(highlight=False).print(table)
+    Console(highlight=False, emoji=False).print(table)
 
 
 @app.command()
@@ -631,7 +651,7 @@ def _print_comparison(result: Comparison, heading: bool = True) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(highlight=False)
+    console = Console(highlight=False, emoji=False)
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
     head.add_column()

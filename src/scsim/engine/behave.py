@@ -14,11 +14,14 @@ from numba import njit, prange
 
 from scsim.engine import rng
 from scsim.population.build import agent_rate
+from scsim.regime.schema import EVENT_INDEX_BITS
 
-_SHIFT_AGENT = np.int64(32)
-_SHIFT_BEH = np.int64(24)
+# Fields from the top: agent, behaviour, observer, index of the event in the day (16
+# bits). The schema bounds the behaviours and observers by the same EVENT_INDEX_BITS.
 _SHIFT_OBS = np.int64(16)
-_BYTE = np.int64(0xFF)
+_SHIFT_BEH = np.int64(16 + EVENT_INDEX_BITS)
+_SHIFT_AGENT = np.int64(16 + 2 * EVENT_INDEX_BITS)
+_BYTE = np.int64((1 << EVENT_INDEX_BITS) - 1)
 _WORD = np.int64(0xFFFF)
 _EVENT_STRIDE = np.uint64(0xD1B54A32D192ED03)
 

@@ -30,6 +30,7 @@ from numba import njit, prange
 from scsim.engine import rng
 from scsim.engine.behave import pack, poisson_count, which_behaviour
 from scsim.regime import Regime
+from scsim.regime.schema import MAX_GAMED
 
 NONE, GLOBAL, FRIENDS, CHILLED = 0, 1, 2, 3
 _K_THIN = np.uint64(1 << 32)
@@ -85,8 +86,7 @@ class Responses:
                 self.game_rate[b], self.game_detect[b] = g.rate, g.detected
                 self.game_p[b] = min(g.uptake * points[name], 1.0)
         self.gamed = np.flatnonzero(self.game_rate > 0).astype(np.int64)
-        if self.gamed.size > 32:
-            raise ValueError("at most 32 gamed behaviours")  # far beyond any regime
+        assert self.gamed.size <= MAX_GAMED  # the schema's bound: bots are uint32 bits
         self.friends = cols > 0
         self.perc = np.zeros((n if cols else 0, cols), dtype=np.float32)
         self.stamp = np.zeros(n if cols else 0, dtype=np.int32)

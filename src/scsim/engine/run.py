@@ -24,6 +24,7 @@ from scsim.errors import OptionError
 from scsim.metrics.frames import agents_frame, daily_frame, summary, transitions_frame
 from scsim.metrics.names import stock_names
 from scsim.population import build_population
+from scsim.population.build import MAX_POPULATION
 from scsim.regime import Regime
 from scsim.world import World, load
 
@@ -63,23 +64,28 @@ def simulate(
     run of a billion agents can afford.
     """
     if not isinstance(regime, Regime | World):
+        if not isinstance(regime, str | Path):
+            raise OptionError(
+                f"regime: {_quote(regime)} is not a regime (allowed: a Regime or World from "
+                "scsim.load, a built-in name, or a path to a YAML file)"
+            )
         regime = load(regime)
+    _check_flags(progress, keep_events, keep_agents)
     if replicates != 1:
         if isinstance(replicates, bool) or not isinstance(replicates, int) or replicates < 1:
             raise OptionError(f"replicates: {replicates!r} (allowed: a whole number, 1 or more)")
         options = {"threads": threads, "chunk_size": chunk_size, "progress": progress}
         keep = {"keep_events": keep_events, "keep_agents": keep_agents}
-        return [
-            simulate(regime, population, days, seed + k, **options, **keep)
-            for k in range(replicates)
-        ]
+        first = simulate(regime, population, days, seed, **options, **keep)  # checks seed
+        rest = [simulate(regime, population, days, seed + k, **options, **keep)
+                for k in range(1, replicates)]  # fmt: skip
+        return [first, *rest]
     if isinstance(regime, World):
         return _simulate_world(
             regime, population, days, seed, threads, chunk_size, progress, keep_events,
             keep_agents,
         )  # fmt: skip
-    if population is None:
-        population = regime.population or DEFAULT_POPULATION
+    population = default_population(regime, population)
     _check_options(population, days, seed, threads, chunk_size)
     check_fits(regime, population)
     started = datetime.now(UTC)
@@ -148,8 +154,7 @@ def _simulate_world(
     from scsim.engine.world import WorldLoop
 
     first = next(iter(world.regimes.values()))
-    if population is None:
-        population = first.population or DEFAULT_POPULATION
+    population = default_population(world, population)
     _check_options(population, days, seed, threads, chunk_size)
     started = datetime.now(UTC)
     t0 = time.perf_counter()
@@ -181,17 +186,51 @@ def _simulate_world(
     return world_run(world, runs, joint, sim, started, t2 - t0, params)
 
 
+def default_population(regime: Regime | World, population: int | None = None) -> int:
+    """``population`` if given, else the regime's (or world's) ``population`` key, else
+    :data:`DEFAULT_POPULATION`: what ``simulate`` and ``scsim run`` both run."""
+    if population is not None:
+        return population
+    if isinstance(regime, World):
+        regime = next(iter(regime.regimes.values()))  # the world's key is set on it
+    return regime.population or DEFAULT_POPULATION
+
+
 def _check_options(population, days, seed, threads, chunk_size) -> None:
-    if not 1 <= days <= MAX_DAYS:
-        raise OptionError(f"days: {days} is out of range (allowed: 1 to {MAX_DAYS})")
-    if not 0 <= seed < 2**63:
-        raise OptionError(f"seed: {seed} is out of range (allowed: 0 to 2**63 - 1)")
+    """The numbers ``simulate`` takes: whole numbers in range, or one ``OptionError``
+    (a float, a bool or a string would otherwise reach Numba as a typing wall)."""
+    _whole("population", population, 1, MAX_POPULATION, f"{MAX_POPULATION:,}")
+    _whole("days", days, 1, MAX_DAYS, str(MAX_DAYS))
+    _whole("seed", seed, 0, 2**63 - 1, "2**63 - 1")
     top = numba.config.NUMBA_NUM_THREADS
-    if threads is not None and not 1 <= threads <= top:
-        raise OptionError(f"threads: {threads} is out of range (allowed: 1 to {top})")
-    if chunk_size is not None and not 1 <= chunk_size <= 2**31:
-        raise OptionError(f"chunk_size: {chunk_size} is out of range (allowed: 1 to 2**31)")
-    del population  # checked where the population is built
+    if threads is not None:
+        _whole("threads", threads, 1, top, str(top))
+    if chunk_size is not None:
+        _whole("chunk_size", chunk_size, 1, 2**31, "2**31")
+
+
+def _whole(name: str, value: object, lo: int, hi: int, hi_text: str) -> None:
+    allowed = f"allowed: a whole number from {lo} to {hi_text}"
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise OptionError(f"{name}: {_quote(value)} is not a whole number ({allowed})")
+    if not lo <= value <= hi:
+        raise OptionError(f"{name}: {value} is out of range ({allowed})")
+
+
+def _check_flags(progress, keep_events, keep_agents) -> None:
+    for name, value in (("keep_events", keep_events), ("keep_agents", keep_agents)):
+        if not isinstance(value, bool | np.bool_):
+            raise OptionError(f"{name}: {_quote(value)} is not true or false (allowed: a bool)")
+    if progress is not None and not callable(progress):
+        raise OptionError(
+            f"progress: {_quote(progress)} is not callable (allowed: None, or a function "
+            "called with (days done, days))"
+        )
+
+
+def _quote(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 @contextlib.contextmanager

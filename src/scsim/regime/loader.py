@@ -8,8 +8,10 @@ wrote. Only the first problem is reported: one clear message beats a wall of the
 
 from __future__ import annotations
 
+import copy
 import io
 import json
+import re
 import types
 import typing
 from collections.abc import Sequence
@@ -22,12 +24,13 @@ from pydantic.fields import FieldInfo
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.scalarbool import ScalarBoolean
 
-from scsim.errors import RegimeError
+from scsim.errors import OptionError, RegimeError
 from scsim.regime.schema import Regime, RegimeFieldError
 
-__all__ = ["builtin_names", "dump_yaml", "load_regime"]
+__all__ = ["builtin_names", "commented_yaml", "dump_yaml", "load_regime"]
 
 Loc = tuple[str | int, ...]
 _NOTHING = object()
@@ -44,9 +47,154 @@ def _yaml() -> YAML:
     return yaml
 
 
+#: Deepest nesting of lists and mappings a file may have (a regime needs about 6, a
+#: world with inline regimes about 9). Deeper is refused before anything is built.
+MAX_DEPTH = 64
+#: Most nodes that aliases may repeat in one file, in all. Anchors and aliases are
+#: allowed, but "billion laughs" (aliases of aliases of ...) is refused by counting,
+#: before anything is expanded.
+MAX_ALIAS_NODES = 100_000
+#: Plain words YAML 1.1 reads as booleans and YAML 1.2 reads as strings.
+_YAML11_BOOLS = {"yes", "no", "on", "off", "y", "n"}
+
+
+class _Refused(Exception):
+    """A document the event pass refuses: 1-based line, problem, what is allowed."""
+
+    def __init__(self, line: int, problem: str, allowed: str) -> None:
+        super().__init__(problem)
+        self.line, self.problem, self.allowed = line, problem, allowed
+
+
+def _check_events(text: str) -> None:
+    """Refuse, from the parser's events alone, what would otherwise break or hang what
+    follows: nesting deeper than :data:`MAX_DEPTH` (the composer recurses), an alias
+    inside its own anchor (an endless value), aliases repeating more than
+    :data:`MAX_ALIAS_NODES` nodes, complex keys, YAML 1.1 booleans, and tags (``!foo``
+    would reach the schema as an opaque object: "got 'bar', allowed: a string").
+
+    The parser is a state machine, so this pass is linear in the text whatever it
+    holds, and it stops at the first problem.
+    """
+    check = _EventCheck()
+    for ev in _yaml().parse(text):
+        check.event(ev)
+
+
+class _EventCheck:
+    """The running state of :func:`_check_events`: the open collections (is it a
+    mapping, children so far, nodes so far, anchor) and the expanded size of every
+    anchor seen."""
+
+    def __init__(self) -> None:
+        self.stack: list[list[Any]] = []
+        self.sizes: dict[str, int] = {}  # anchor -> nodes its value expands to
+        self.collections: set[str] = set()  # anchors of lists and mappings
+        self.repeated = 0  # nodes aliases repeat, in all
+        self.version: Any = None
+
+    def event(self, ev: Any) -> None:
+        kind = type(ev).__name__
+        if kind == "DocumentStartEvent":
+            self.version = ev.version
+        elif kind in ("SequenceEndEvent", "MappingEndEvent"):
+            _, _, nodes, anchor = self.stack.pop()
+            if anchor is not None:
+                self.sizes[anchor] = nodes
+            self._add(nodes)
+        elif kind in ("ScalarEvent", "AliasEvent", "SequenceStartEvent", "MappingStartEvent"):
+            self._node(kind, ev, ev.start_mark.line + 1)
+
+    def _add(self, nodes: int) -> None:
+        if self.stack:
+            self.stack[-1][2] += nodes
+
+    def _node(self, kind: str, ev: Any, line: int) -> None:
+        is_key = bool(self.stack) and self.stack[-1][0] and self.stack[-1][1] % 2 == 0
+        if self.stack:
+            self.stack[-1][1] += 1
+        if getattr(ev, "tag", None) is not None:
+            tag = str(ev.tag).replace("tag:yaml.org,2002:", "!!")
+            raise _Refused(line, f"a tag ({tag})", "plain values without tags; quote a string")
+        if kind == "AliasEvent":
+            self._alias(str(ev.anchor), is_key, line)
+            return
+        anchor = None if ev.anchor is None else str(ev.anchor)
+        if kind == "ScalarEvent":
+            self._scalar(ev, line)
+            if anchor is not None:
+                self.sizes[anchor] = 1
+            self._add(1)
+            return
+        if is_key:
+            raise _Refused(line, "a list or mapping as a key", "a plain value as a key")
+        if anchor is not None:
+            self.collections.add(anchor)
+        self.stack.append([kind == "MappingStartEvent", 0, 1, anchor])
+        if len(self.stack) > MAX_DEPTH:
+            raise _Refused(
+                line,
+                f"lists and mappings nested more than {MAX_DEPTH} deep",
+                f"at most {MAX_DEPTH} levels",
+            )
+
+    def _alias(self, anchor: str, is_key: bool, line: int) -> None:
+        if any(entry[3] == anchor for entry in self.stack):
+            raise _Refused(
+                line,
+                f"alias *{anchor} inside its own anchor &{anchor}: the value would contain itself",
+                "aliases of values defined before them",
+            )
+        if is_key and anchor in self.collections:
+            raise _Refused(line, "a list or mapping as a key", "a plain value as a key")
+        nodes = self.sizes.get(anchor, 1)
+        self.repeated += nodes
+        if self.repeated > MAX_ALIAS_NODES:
+            raise _Refused(
+                line,
+                f"aliases repeat more than {MAX_ALIAS_NODES:,} nodes",
+                f"aliases repeating at most {MAX_ALIAS_NODES:,} nodes in all",
+            )
+        self._add(nodes)
+
+    def _scalar(self, ev: Any, line: int) -> None:
+        if self.version == (1, 1) and ev.style is None and ev.value.lower() in _YAML11_BOOLS:
+            truth = "true" if ev.value.lower() in ("yes", "on", "y") else "false"
+            raise _Refused(
+                line,
+                f"%YAML 1.1 reads the word {ev.value} as {truth}",
+                "YAML 1.2: remove the %YAML 1.1 line, or quote the word",
+            )
+
+
+def _load_text(text: str) -> Any:
+    """The YAML document in ``text``, after :func:`_check_events` allowed it."""
+    _check_events(text)
+    return _yaml().load(text)
+
+
+def _first_line(problem: str) -> str:
+    """The first line of a YAML library message, with its token tuples spelt as words
+    (``found ('<scalar>',)`` reads ``found <scalar>``)."""
+    return re.sub(r"\('(<[^>]*>)',\)", r"\1", problem.splitlines()[0])
+
+
 def _parse(text: str, where: str) -> Any:
     try:
-        return _yaml().load(text)
+        return _load_text(text)
+    except _Refused as exc:
+        raise RegimeError(
+            _message(where, exc.line, "", exc.problem, allowed=exc.allowed).replace(
+                ": (top level): ", ": YAML error: ", 1
+            )
+        ) from None
+    except ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        what = "a NUL byte" if char == 0 else f"the control character #x{char:04x}"
+        raise RegimeError(
+            f"{where}:{line}: YAML error: {what} (allowed: printable text, tabs and newlines)"
+        ) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
@@ -59,10 +207,10 @@ def _parse(text: str, where: str) -> Any:
                 f"{where}:{line}: YAML error: {problem.splitlines()[0]} "
                 "(allowed: each key once per mapping)"
             ) from None
-        text = " ".join(p.splitlines()[0] for p in (context, problem) if p)
+        text = " ".join(_first_line(p) for p in (context, problem) if p)
         raise RegimeError(f"{where}:{line}: YAML error: {text}") from None
     except YAMLError as exc:
-        raise RegimeError(f"{where}:1: YAML error: {exc}") from None
+        raise RegimeError(f"{where}:1: YAML error: {str(exc).splitlines()[0]}") from None
 
 
 def dump_yaml(data: Any) -> str:
@@ -75,6 +223,31 @@ def dump_yaml(data: Any) -> str:
     out = io.StringIO()
     yaml.dump(data, out)
     return out.getvalue()
+
+
+def commented_yaml(raw: Any, resolved: dict[str, Any]) -> str:
+    """``resolved`` (a model dumped as plain data) as YAML 1.2, written over ``raw``,
+    the mapping it was read from, so that the file's comments (the ``# guess:`` mark
+    of every unsourced figure) stay beside the keys they annotate. Keys the file has
+    keep its order and spelling of equal values; defaults it left out follow them."""
+    return dump_yaml(_merged(copy.deepcopy(raw), resolved))
+
+
+def _merged(raw: Any, new: Any) -> Any:
+    if isinstance(raw, CommentedMap) and isinstance(new, dict):
+        for key in [k for k in raw if k not in new]:
+            del raw[key]
+        for key, value in new.items():
+            raw[key] = _merged(raw[key], value) if key in raw else value
+        return raw
+    if isinstance(raw, CommentedSeq) and isinstance(new, list) and len(raw) == len(new):
+        for i, value in enumerate(new):
+            raw[i] = _merged(raw[i], value)
+        return raw
+    plain = _plain(raw)
+    # 1000 and 1000.0 are one value (the file's spelling stays); true and 1 are not.
+    same = not isinstance(raw, dict | list) and isinstance(plain, bool) == isinstance(new, bool)
+    return raw if same and plain == new else new
 
 
 def _plain(node: Any) -> Any:
@@ -161,6 +334,13 @@ def _member_name(tp: Any) -> str | None:
     return getattr(_unwrap(tp)[0], "__name__", None)
 
 
+def _is_tag(part: Any, member: Any) -> bool:
+    """Whether a pydantic location part is the union tag of ``member``: its name, or
+    ``function-after[<validator>, <name>]`` for a model with an after-validator."""
+    name = _member_name(member)
+    return isinstance(part, str) and (part == name or part.endswith(f", {name}]"))
+
+
 def _is_model(tp: Any) -> bool:
     return isinstance(tp, type) and issubclass(tp, BaseModel)
 
@@ -191,6 +371,7 @@ class _Site:
         self.parent: type[BaseModel] | None = None
         self.is_key = False
         self.known = True
+        self.tag_at: int | None = None  # len(loc) at the last union tag passed
 
 
 def _site(loc: Loc, root: type[BaseModel] = Regime) -> _Site:
@@ -207,9 +388,10 @@ def _site(loc: Loc, root: type[BaseModel] = Regime) -> _Site:
             continue
         members = _union_members(bare)
         if members:
-            match = [m for m in members if _member_name(m) == part]
+            match = [m for m in members if _is_tag(part, m)]
             if match:
                 tp = match[0]
+                site.tag_at = len(site.loc)
                 continue
         site.loc.append(part)
         if not site.known:
@@ -319,18 +501,19 @@ def _describe(tp: Any, meta: Sequence[Any] = (), nullable: bool = False) -> str:
 
 
 def _show(value: Any) -> str:
+    """A value quoted in a message: at most 80 characters on one line, whatever the
+    user gave (a file read by mistake, a huge list)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return repr(value)
-    try:
-        text = json.dumps(_plain(value), default=str)
-    except (TypeError, ValueError):
+    if isinstance(value, int | float | str):
         text = repr(value)
+    else:
+        try:
+            text = json.dumps(_plain(value), default=str)
+        except (TypeError, ValueError):
+            text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
 
@@ -381,7 +564,9 @@ def _explain(err: Any, root: type[BaseModel] = Regime) -> tuple[Loc, str, Any, s
     if kind == "too_short":
         return loc, "too few items" if isinstance(got, list) else "must not be empty", got, allowed
     if kind == "too_long":
-        return loc, "too many items", _NOTHING, allowed
+        # pydantic stops counting a mapping at the limit: count it here
+        count = len(got) if isinstance(got, list | dict) else "?"
+        return loc, f"too many items ({count})", _NOTHING, f"at most {err['ctx']['max_length']}"
     if kind == "enter_condition":
         return loc, "unrecognised entry condition", got, allowed
     if kind == "shape":
@@ -393,6 +578,27 @@ def _explain(err: Any, root: type[BaseModel] = Regime) -> tuple[Loc, str, Any, s
     return loc, msg[:1].lower() + msg[1:], got, allowed
 
 
+def _not_this_shape(err: Any, root: type[BaseModel]) -> bool:
+    """Whether a pydantic error only says the value is not one shape of a union."""
+    site = _site(tuple(err["loc"]), root)
+    return err["type"].endswith(_TYPE_ERRORS) and site.tag_at == len(site.loc)
+
+
+def _in_fitting_branch(errors: list[Any], root: type[BaseModel]) -> list[Any]:
+    """The errors worth reporting where a value may take one of several shapes (a
+    string or a mapping): pydantic reports every shape's complaint, and "wrong type:
+    allowed a string" misleads when a mapping was given and a key in it is wrong. So
+    drop the complaints that the value is not of a shape when another shape went
+    deeper; if no shape fits at all, say so once with every shape allowed."""
+    mismatch = [_not_this_shape(e, root) for e in errors]
+    kept = [e for e, m in zip(errors, mismatch, strict=True) if not m]
+    if kept:
+        return kept
+    first = dict(errors[0])
+    first["loc"] = tuple(first["loc"])[:-1]  # the union itself, all its shapes allowed
+    return [first]
+
+
 def _format_validation(
     exc: ValidationError,
     data: Any,
@@ -400,7 +606,7 @@ def _format_validation(
     overrides: list[tuple[Loc, str]],
     root: type[BaseModel] = Regime,
 ) -> str:
-    errors = exc.errors(include_url=False)
+    errors = _in_fitting_branch(exc.errors(include_url=False), root)
     # A misspelt key shows up twice: as unknown and as the real one missing. The
     # unknown key is the one the user can act on.
     unknown = [e for e in errors if e["type"] == "extra_forbidden"]
@@ -433,9 +639,13 @@ def _override(data: Any, text: str, root: type[BaseModel] = Regime) -> Loc:
     if any(not p for p in parts_text):
         raise RegimeError(_message(where, None, key, "empty part in the dotted key"))
     try:
-        value = _yaml().load(raw)
+        value = _load_text(raw)
+    except _Refused as exc:
+        raise RegimeError(
+            _message(where, None, key, f"bad value: {exc.problem}", raw, exc.allowed)
+        ) from None
     except YAMLError as exc:
-        first = str(getattr(exc, "problem", None) or exc).strip().splitlines()[0]
+        first = _first_line(str(getattr(exc, "problem", None) or exc).strip())
         raise RegimeError(
             _message(where, None, key, f"bad value: {first}", raw, "a YAML 1.2 value")
         ) from None
@@ -447,12 +657,13 @@ def _override(data: Any, text: str, root: type[BaseModel] = Regime) -> Loc:
         here = ".".join(str(p) for p in path) or "(top level)"
         if isinstance(node, list):
             if not part.isdigit():
+                counted = "counted from 0" if part[1:].isdigit() else "an integer"
                 raise RegimeError(
                     _message(
                         where,
                         None,
                         key,
-                        f"{here} is a list, its index must be an integer",
+                        f"{here} is a list, its index must be {counted}",
                         part,
                         f"0 to {len(node) - 1}" if node else "nothing: the list is empty",
                     )
@@ -532,6 +743,15 @@ def builtin_names() -> list[str]:
     return yaml_names(_builtin_dir())
 
 
+def not_found(name_or_path: str | Path, builtin: str, names: Sequence[str]) -> str:
+    """The message for a name that is neither a built-in nor a file: "no such file"
+    when it is spelt as a file (a Path, or a name with a suffix such as ``.yaml``)."""
+    text = str(name_or_path)
+    looks_like_path = isinstance(name_or_path, Path) or Path(text).suffix
+    what = "no such file" if looks_like_path else f"no such {builtin} or file"
+    return f"{text}: {what} (allowed: a path to a YAML file, or one of: {', '.join(names)})"
+
+
 def read_source(
     name_or_path: str | Path, folder: Any = None, kind: str = "regime"
 ) -> tuple[str, str]:
@@ -543,11 +763,12 @@ def read_source(
         text = folder.joinpath(f"{name_or_path}.yaml").read_text(encoding="utf-8")
         return text, f"builtin:{name_or_path}"
     path = Path(name_or_path)
+    if path.is_dir():
+        raise RegimeError(f"{name_or_path}: a directory, not a file (allowed: a YAML file)")
+    if kind == "regime" and str(name_or_path) in yaml_names(_builtin_dir("scsim.world")):
+        raise RegimeError(f"{name_or_path}: {_WORLD_NOT_REGIME}")
     if not path.is_file():
-        raise RegimeError(
-            f"{name_or_path}: no such built-in {kind} or file "
-            f"(allowed: a path to a YAML file, or one of: {', '.join(names)})"
-        )
+        raise RegimeError(not_found(name_or_path, f"built-in {kind}", names))
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -557,11 +778,40 @@ def read_source(
     return text, str(path)
 
 
+_WORLD_NOT_REGIME = (
+    "a world (several regimes), not a regime (allowed: load it with scsim.load or "
+    "scsim.load_world; load_regime reads one regime)"
+)
+
+
+def check_arguments(name_or_path: Any, overrides: Any) -> tuple[str, ...]:
+    """The loaders' arguments checked (one :class:`OptionError`, not a ``TypeError``
+    from deep inside), and the overrides as a tuple of strings."""
+    if not isinstance(name_or_path, str | Path):
+        raise OptionError(
+            f"{_show(name_or_path)}: not a name or a path (allowed: a built-in name, "
+            "or a path to a YAML file, as str or pathlib.Path)"
+        )
+    if isinstance(overrides, str):
+        overrides = (overrides,)
+    if not isinstance(overrides, Sequence):
+        raise OptionError(
+            f"overrides: {_show(overrides)} is not a list (allowed: a list of strings "
+            "'dotted.key=value', e.g. ['rules.0.points=-10'])"
+        )
+    for item in overrides:
+        if not isinstance(item, str):
+            raise OptionError(
+                f"overrides: {_show(item)} is not a string (allowed: strings "
+                "'dotted.key=value', e.g. 'rules.0.points=-10')"
+            )
+    return tuple(overrides)
+
+
 def load_regime(name_or_path: str | Path, overrides: Sequence[str] = ()) -> Regime:
     """Load, override and validate a regime; every user mistake becomes one
     :class:`~scsim.errors.RegimeError` saying ``file:line: dotted.key: problem``."""
-    if isinstance(overrides, str):
-        overrides = (overrides,)
+    overrides = check_arguments(name_or_path, overrides)
     text, where = read_source(name_or_path)
     data = _parse(text, where)
     if data is None:
@@ -570,12 +820,15 @@ def load_regime(name_or_path: str | Path, overrides: Sequence[str] = ()) -> Regi
         raise RegimeError(
             _message(where, 1, "", "not a mapping", data, "a mapping with keys name, grades, ...")
         )
+    if "operators" in data and "name" in data and "grades" not in data:
+        raise RegimeError(f"{where}: {_WORLD_NOT_REGIME}")
     applied = [(_override(data, o), o) for o in overrides]
     try:
         regime = Regime.model_validate(_plain(data))
     except ValidationError as exc:
         raise RegimeError(_format_validation(exc, data, where, applied)) from None
     regime._source = where
+    regime._raw = data
     return regime
 
 

@@ -64,6 +64,16 @@ MAX_POINTS = 1e6
 MAX_GROUPS = 255
 #: Largest number of places (the engine stores the place in a uint8).
 MAX_PLACES = 255
+#: Bits of a behaviour's index, and of an observer's, in an event as the engine packs
+#: it (``engine.behave.pack``): the bound below comes from them.
+EVENT_INDEX_BITS = 8
+#: Most behaviours a regime may have: a 257th could not be told from the first.
+MAX_BEHAVIOURS = 1 << EVENT_INDEX_BITS
+#: Most observers a regime may have (records observers a world adds included).
+MAX_OBSERVERS = 1 << EVENT_INDEX_BITS
+#: Most behaviours with ``gaming``: the engine keeps an agent's bots as the bits of
+#: one uint32 (``engine.respond``).
+MAX_GAMED = 32
 #: Largest number of lists (``blacklist`` and ``lists`` together).
 MAX_LISTS = 4
 #: Longest escalation ladder in a rule's ``points``.
@@ -814,10 +824,12 @@ class Regime(_Model):
     score: Score = Field(default_factory=Score, description="Initial score and clamps.")
     grades: list[Grade] = Field(min_length=1, description="Tiers, highest first.")
     behaviours: dict[BehaviourName, Behaviour] = Field(
-        min_length=1, description="What citizens do, by name."
+        min_length=1, max_length=MAX_BEHAVIOURS, description="What citizens do, by name."
     )
     observers: list[Observer] = Field(
-        default_factory=list, description="Channels, tried in order, that record events."
+        default_factory=list,
+        max_length=MAX_OBSERVERS,
+        description="Channels, tried in order, that record events.",
     )
     rules: list[Rule] = Field(default_factory=list, description="Points per recorded event.")
     blacklist: Blacklist | None = Field(None, description="The list named blacklist, if any.")
@@ -857,6 +869,7 @@ class Regime(_Model):
     appeals: Appeals | None = Field(None, description="Appeals; null: none.")
 
     _source: str = PrivateAttr("")
+    _raw: Any = PrivateAttr(None)  # the mapping read from the file, comments and all
 
     @property
     def all_lists(self) -> list[ListSpec]:
@@ -895,7 +908,18 @@ class Regime(_Model):
         self._check_groups(allowed_b)
         self._check_network(grade_names)
         self._check_responses(allowed_b)
+        self._check_gaming()
         return self
+
+    def _check_gaming(self) -> None:
+        gamed = [name for name, beh in self.behaviours.items() if beh.gaming is not None]
+        if len(gamed) > MAX_GAMED:
+            raise RegimeFieldError(
+                ("behaviours", gamed[MAX_GAMED], "gaming"),
+                f"{len(gamed)} behaviours with gaming",
+                gamed[MAX_GAMED],
+                f"gaming on at most {MAX_GAMED} behaviours",
+            )
 
     def _check_responses(self, allowed_b: str) -> None:
         points: dict[str, float] = {}
@@ -1176,11 +1200,15 @@ class Regime(_Model):
                 f"shares summing to 1 within {SHARE_TOLERANCE:g}",
             )
 
-    def to_yaml(self) -> str:
+    def to_yaml(self, comments: bool = False) -> str:
         """The resolved regime, every default filled in, as YAML 1.2 that
-        :func:`scsim.regime.load_regime` reads back to an equal regime."""
-        from scsim.regime.loader import dump_yaml
+        :func:`scsim.regime.load_regime` reads back to an equal regime. With
+        ``comments``, a regime read from a file keeps the file's comments (``scsim
+        show`` does this, so the ``# guess:`` marks stay)."""
+        from scsim.regime.loader import commented_yaml, dump_yaml
 
+        if comments and self._raw is not None:
+            return commented_yaml(self._raw, self.model_dump(mode="json"))
         return dump_yaml(self.model_dump(mode="json"))
 
     def content_hash(self) -> str:

@@ -30,7 +30,9 @@ from scsim.regime.loader import (
     _parse,
     _plain,
     builtin_names,
+    check_arguments,
     load_regime,
+    not_found,
     read_source,
     validate_mapping,
     yaml_names,
@@ -76,22 +78,21 @@ def is_world(name_or_path: str | Path) -> bool:
 
 def load(name_or_path: str | Path, overrides: Sequence[str] = ()) -> Regime | World:
     """A regime or a world, whichever the name or file is."""
+    overrides = check_arguments(name_or_path, overrides)
+    if Path(name_or_path).is_dir():
+        raise RegimeError(f"{name_or_path}: a directory, not a file (allowed: a YAML file)")
     if is_world(name_or_path):
         return load_world(name_or_path, overrides)
     if not Path(name_or_path).is_file() and name_or_path not in builtin_names():
-        names = ", ".join([*builtin_names(), *builtin_world_names()])
-        raise RegimeError(
-            f"{name_or_path}: no such built-in regime, world or file "
-            f"(allowed: a path to a YAML file, or one of: {names})"
-        )
+        names = [*builtin_names(), *builtin_world_names()]
+        raise RegimeError(not_found(name_or_path, "built-in regime, world", names))
     return load_regime(name_or_path, overrides)
 
 
 def load_world(name_or_path: str | Path, overrides: Sequence[str] = ()) -> World:
     """Load, override and validate a world and its operators' regimes; every mistake
     becomes one :class:`~scsim.errors.RegimeError` saying ``file:line: key: problem``."""
-    if isinstance(overrides, str):
-        overrides = (overrides,)
+    overrides = check_arguments(name_or_path, overrides)
     text, where = read_source(name_or_path, _builtin_dir(), "world")
     data = _parse(text, where)
     if not isinstance(data, dict):
@@ -106,6 +107,7 @@ def load_world(name_or_path: str | Path, overrides: Sequence[str] = ()) -> World
         name: _operator(name, op, base, data, where) for name, op in world.operators.items()
     }
     world._source = where
+    world._raw = data
     world._originals = originals
     world._regimes = _derive(world, originals, data, where)
     return world

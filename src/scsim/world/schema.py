@@ -154,6 +154,7 @@ class World(_Model):
     _source: str = PrivateAttr("")
     _regimes: dict[str, Regime] = PrivateAttr(default_factory=dict)
     _originals: dict[str, Regime] = PrivateAttr(default_factory=dict)
+    _raw: Any = PrivateAttr(None)  # the mapping read from the file, comments and all
 
     @model_validator(mode="after")
     def _cross(self) -> World:
@@ -193,11 +194,14 @@ class World(_Model):
         are exactly those of that regime alone (no prefixes, no world metrics)."""
         return len(self.operators) == 1 and not self.joint_sanctions
 
-    def to_yaml(self) -> str:
+    def to_yaml(self, comments: bool = False) -> str:
         """The world with every operator's regime inline (overrides applied), as YAML
-        1.2 that ``load_world`` reads back to an equal world."""
-        from scsim.regime.loader import dump_yaml
+        1.2 that ``load_world`` reads back to an equal world; with ``comments``, the
+        world file's own comments stay (as ``Regime.to_yaml`` keeps a regime's)."""
+        from scsim.regime.loader import commented_yaml, dump_yaml
 
+        if comments and self._raw is not None:
+            return commented_yaml(self._raw, self._inline())
         return dump_yaml(self._inline())
 
     def content_hash(self) -> str:
