@@ -38,6 +38,7 @@ JSON_KEYS = {
     "seed",
     "metrics",
     "seconds",
+    "compile_seconds",
     "agent_days_per_s",
 }
 

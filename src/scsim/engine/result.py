@@ -34,8 +34,16 @@ class _Frames:
     list_moves: pl.DataFrame | None = None
 
     @property
+    def compile_seconds(self) -> float:
+        """Seconds of ``seconds`` spent compiling kernels (0 when numba's on-disk
+        cache had them all: a first run on a machine pays this once)."""
+        return float(self.params.get("compile_seconds", 0.0))
+
+    @property
     def agent_days_per_s(self) -> float:
-        return self.population * self.days / self.seconds if self.seconds > 0 else 0.0
+        """The engine's speed: agent-days a second, compile time excluded."""
+        busy = self.seconds - self.compile_seconds
+        return self.population * self.days / busy if busy > 0 else 0.0
 
 
 @dataclass(kw_only=True)
