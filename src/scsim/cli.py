@@ -801,7 +801,11 @@ def report(
     check_output(output, format_.value)  # before loading anything
     with scsim.open_store(store, read_only=True) as s:
         loaded = [s.load(run_id) for run_id in run_ids]
-    for path in write_report(loaded, output, format=format_.value):
+    try:
+        written = write_report(loaded, output, format=format_.value)
+    except OSError as e:  # a read-only directory, a full disk, /proc ...
+        raise ScsimError(f"cannot write {e.filename or output}: {e.strerror or e}") from None
+    for path in written:
         typer.echo(str(path))
 
 
