@@ -67,7 +67,7 @@ def simulate(
     if population is None:
         population = regime.population or DEFAULT_POPULATION
     _check_options(population, days, seed, threads, chunk_size)
-    check_fits(regime, population)
+    check_fits(regime, population, days, keep_events)
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     with _numba_threads(threads), _compile_timer() as compiling:
