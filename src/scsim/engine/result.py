@@ -51,7 +51,7 @@ class Run(_Frames):
     """One finished simulation.
 
     ``daily`` has one row per (day, group) with ``group == "all"`` for the whole
-    population, then one column per metric (DESIGN.md names). ``agents`` is the final
+    population, then one column per metric (the names of docs/frames.md). ``agents`` is the final
     state, one row per agent. ``summary`` maps each metric to its value for the run:
     a stock's value on the last day, a flow's total over the run. ``events`` has one row
     per recorded event and ``list_moves`` one per entry onto or exit from a list (both
