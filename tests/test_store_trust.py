@@ -265,7 +265,8 @@ def test_report_output_errors_are_one_message(one_run_store: Path, target: str) 
 
 # Runs the CLI after patching one step of the save: PAUSE_AT names the step; the
 # process says "PAUSED" on stderr there, then runs a long DuckDB query (so Ctrl-C
-# lands inside DuckDB, as it does in a long save) or sleeps.
+# lands inside DuckDB, as it does in a long save: tens of seconds, finite, so that a
+# signal that arrives before DuckDB listens is still raised when it returns) or sleeps.
 HELPER = textwrap.dedent(
     """
     import os, resource, sys, time
@@ -278,7 +279,7 @@ HELPER = textwrap.dedent(
         print("PAUSED", file=sys.stderr, flush=True)
         if con is not None:
             con.execute(
-                "SELECT count(*) FROM range(100000000000) WHERE hash(range) % 7 = 3"
+                "SELECT count(*) FROM range(2000000000) WHERE hash(range) % 7 = 3"
             ).fetchall()
         else:
             time.sleep(600)
@@ -342,7 +343,7 @@ def test_ctrl_c_during_the_save_stores_nothing(
     before = stored_ids(store) if existing else []
     proc = scsim_process("run", "rongcheng", *TINY, "--store", store, PAUSE_AT="insert")
     wait_for(proc, "PAUSED")
-    time.sleep(0.5)  # inside the long query
+    time.sleep(1.0)  # inside the long query
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 130, err

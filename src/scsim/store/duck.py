@@ -403,7 +403,7 @@ class Store:
                 tmp.unlink(missing_ok=True)
                 raise
             self._con.close()
-            self._con = duckdb.connect(str(self.path))
+            self._con = _connect(self.path, read_only=False)
             return before, self.path.stat().st_size
 
     def _insert_run_row(self, run: Run, run_id: str, row: dict[str, Any]) -> None:
@@ -779,7 +779,6 @@ _FILE_ERRORS = (
     duckdb.InternalException,
     duckdb.SerializationException,
     duckdb.FatalException,
-    duckdb.InvalidInputException,
 )
 _PLAIN_ERROR = duckdb.Error
 
@@ -836,12 +835,16 @@ def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
 
 def _connect(p: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """A connection without DuckDB's progress bar (it would write a long save's
+    progress into ``--json``'s stdout)."""
     try:
-        return duckdb.connect(str(p), read_only=read_only)
+        con = duckdb.connect(str(p), read_only=read_only)
     except duckdb.Error as e:
         if not _is_file_error(e) and "lock" not in str(e):
             raise
         raise store_error(p, e, "open it") from None
+    con.execute("SET enable_progress_bar = false")
+    return con
 
 
 def check_path(path: str | Path) -> Path:
