@@ -450,3 +450,30 @@ def test_a_batch_killed_between_replicates_leaves_nothing(
         pass
     assert not list(tmp_path.glob("copy.duckdb.*"))
     assert stored_ids(store) == before
+
+
+def test_a_store_that_fails_at_save_time_keeps_the_run_beside_it(
+    one_run_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Damage found only when saving (a data block, not the catalog the early check
+    reads): the finished run is kept in a pending file, an scsim store itself, and
+    joins the store once it can be written again."""
+    import scsim.store.spool as spool
+
+    store = copy_of(one_run_store, tmp_path)
+    before = stored_ids(store)
+
+    def damaged(path: Path, *args: object, **kwargs: object) -> None:
+        raise scsim.ScsimError(f"store {str(path)!r} is damaged or not a DuckDB file")
+
+    monkeypatch.setattr(spool, "open_waiting", damaged)
+    result = invoke("run", "rongcheng", *TINY, "--store", store)
+    assert result.exit_code == 2, result.output
+    (kept,) = tmp_path.glob("copy.duckdb.pending-*.duckdb")
+    message = " ".join(result.stderr.split())
+    assert "is damaged" in message and str(kept) in message and "Nothing is lost" in message
+    (run_id,) = stored_ids(kept)
+    monkeypatch.undo()
+    assert invoke("runs", "--store", store).exit_code == 0  # the store is fine again
+    assert stored_ids(store) == sorted([*before, run_id])
+    assert not kept.exists()

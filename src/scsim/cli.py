@@ -479,7 +479,7 @@ def _simulate_batch(
                 summaries.append(result.summary)
                 if first is None:
                     first = result
-        waiting = lander.land(store_wait(), on_wait=lambda text: _note(f"note: {text}"))
+        waiting, failure = lander.land(store_wait(), on_wait=lambda t: _note(f"note: {t}"))
     except BaseException as e:
         lander.discard()
         if isinstance(e, KeyboardInterrupt):
@@ -487,14 +487,25 @@ def _simulate_batch(
             raise typer.Exit(130) from None
         raise
     if waiting is not None:
-        _note(
-            f"note: the store {str(lander.path)!r} stayed busy, so the "
-            f"{'runs are' if replicates > 1 else 'run is'} kept in {str(waiting)!r}; "
-            "scsim adds them to the store the next time it writes to it (`scsim runs` "
-            "tries). Nothing is lost."
-        )
+        _report_kept(lander.path, waiting, failure, replicates)
     assert first is not None
     return first, summaries
+
+
+def _report_kept(store: Path, kept: Path, failure: ScsimError | None, replicates: int) -> None:
+    """Say where finished runs wait that the store could not take now; exit 2 when
+    the store refused them (damaged, say) rather than being busy."""
+    runs = "runs are" if replicates > 1 else "run is"
+    where = (
+        f"the {runs} kept in {str(kept)!r}, an scsim store itself (`scsim runs --store "
+        f"{kept}`); scsim adds {'them' if replicates > 1 else 'it'} to {str(store)!r} the "
+        "next time it can write to it (`scsim runs` tries). Nothing is lost."
+    )
+    if failure is None:
+        _note(f"note: the store {str(store)!r} stayed busy, so {where}")
+        return
+    _fail(_escape(f"{failure}. {where[0].upper()}{where[1:]}"))
+    raise typer.Exit(2)
 
 
 def _print_intervals(ids: list[str], ci: dict[str, tuple[float, float, float]]) -> None:

@@ -17,7 +17,9 @@ replicate batch must not be left half-stored by a kill between two of its runs. 
   takes them in.
 
 A single run is saved straight into the store (one transaction already makes it
-whole); it goes through a spool only when the store stays busy.
+whole); it goes through a spool only when the store stays busy or cannot take it
+(damaged, say): the pending file is an scsim store itself (``scsim runs --store``
+reads it) and joins the store once the store can be written again.
 """
 
 from __future__ import annotations
@@ -185,6 +187,7 @@ class Lander:
             f"{path.name}.partial-{os.getpid()}-{secrets.token_hex(3)}.duckdb"
         )
         self._existed = path.exists()
+        self._ready: Path | None = None
 
     def add(self, run: Run) -> None:
         """Keep a finished run: in memory when it is the only one, else in the spool."""
@@ -196,27 +199,36 @@ class Lander:
         batch = self.ids[0] if self.ids else None
         self.ids.append(self._spool.save(run, batch=batch, **self.meta))
 
-    def land(self, wait: float, on_wait=None) -> Path | None:
-        """Put the runs into the store; return None when they are in it, or the
-        pending spool file where they wait when the store stayed busy."""
+    def land(self, wait: float, on_wait=None) -> tuple[Path | None, ScsimError | None]:
+        """Put the runs into the store. Returns ``(None, None)`` when they are in it;
+        else the pending spool file that keeps them and, unless the store was only
+        busy, the error that kept them out (a damaged store, say): a finished run is
+        never thrown away while it can be written somewhere."""
         if self._held is not None:
             try:
                 with open_waiting(self.path, wait, on_wait) as store:
                     self.ids = [store.save(self._held, **self.meta)]
-                return None
-            except StoreBusy:
+                return None, None
+            except ScsimError as e:
+                failure = e
+            try:
                 self._spool = open_store(self._spool_path)
                 self.ids = [self._spool.save(self._held, **self.meta)]
+            except ScsimError:
+                raise failure from None  # nowhere to keep it (a size limit, a full disk)
         assert self._spool is not None
         self._spool.close()
+        self._spool = None
         ready = self.path.with_name(f"{self.path.name}.pending-{self.ids[0]}.duckdb")
         os.replace(self._spool_path, ready)
-        self._spool = None
+        self._ready = ready
         try:
             open_waiting(self.path, wait, on_wait).close()
         except StoreBusy:
-            return ready
-        return None
+            return ready, None
+        except ScsimError as e:
+            return ready, e
+        return (None, None) if not ready.exists() else (ready, None)
 
     def discard(self) -> None:
         """Forget the runs: remove the spool, and a store file this command made."""
@@ -224,6 +236,8 @@ class Lander:
             with contextlib.suppress(duckdb.Error):
                 self._spool.close()
         remove_store_files(self._spool_path)
+        if self._ready is not None:  # interrupted while the store took it in
+            remove_store_files(self._ready)
         if not self._existed and self.path.exists():
             _remove_if_empty(self.path)
 
