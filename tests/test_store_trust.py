@@ -91,6 +91,9 @@ def test_a_foreign_duckdb_file_is_refused_before_simulating_and_left_alone(
 
 def damage(path: Path, how: str) -> None:
     data = bytearray(path.read_bytes())
+    if how == "empty":  # `touch scsim.duckdb`: DuckDB refuses it, so does scsim
+        path.write_bytes(b"")
+        return
     if how == "truncated":
         path.write_bytes(data[: len(data) // 2])
         return
@@ -101,7 +104,7 @@ def damage(path: Path, how: str) -> None:
     path.write_bytes(bytes(data))
 
 
-@pytest.mark.parametrize("how", ["truncated", "checksum"])
+@pytest.mark.parametrize("how", ["truncated", "checksum", "empty"])
 def test_a_damaged_store_is_one_message_everywhere(
     one_run_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
 ) -> None:

@@ -866,7 +866,7 @@ def check_store(path: str | Path) -> None:
     nothing (a missing store is made when the first run is saved). A store busy with
     another process passes: saving waits for it."""
     p = check_path(path)
-    if not p.exists() or p.stat().st_size == 0:
+    if not p.exists():
         return
     try:
         open_store(p, read_only=True).close()
@@ -886,7 +886,7 @@ def open_store(path: str | Path = DEFAULT_PATH, *, read_only: bool = False) -> S
     p = check_path(path)
     if read_only and not p.exists():
         raise ScsimError(f"no store at {str(p)!r}; `scsim run` creates one")
-    new = not p.exists() or p.stat().st_size == 0
+    new = not p.exists()
     con = _connect(p, read_only)
     try:
         found = _prepare(con, p, read_only, new)
