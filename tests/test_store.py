@@ -487,6 +487,17 @@ def test_delete_removes_every_table_of_a_run(store: Store) -> None:
     assert store.runs()["id"].to_list() == [kept]
 
 
+def test_delete_batch_removes_every_run_of_it(store: Store) -> None:
+    kept = store.save(make_logged_run(seed=1))
+    before = _tables(store)
+    first = store.save(make_logged_run(seed=7))
+    store.save(make_logged_run(seed=8), batch=first)
+    assert store.delete_batch(first) == 2
+    assert _tables(store) == before
+    assert store.runs()["id"].to_list() == [kept]
+    assert store.delete_batch(first) == 0
+
+
 def test_export_includes_events_and_transitions(store: Store, tmp_path: Path) -> None:
     run_id = store.save(make_logged_run())
     paths = store.export_parquet(run_id, tmp_path)

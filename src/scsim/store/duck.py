@@ -375,6 +375,13 @@ class Store:
                     self._delete_one(run_id, agents_table)
             return len(tables)
 
+    def delete_batch(self, batch: str) -> int:
+        """Remove every run of replicate batch ``batch`` in one transaction; return how
+        many (0 for an unknown batch)."""
+        with self._guard("delete runs"):
+            rows = self._con.execute("SELECT id FROM runs WHERE batch = ?", [batch]).fetchall()
+        return self.delete([r[0] for r in rows]) if rows else 0
+
     def _delete_one(self, run_id: str, agents_table: str | None) -> None:
         for table in ("daily", "summary", *_LOGS):
             self._con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
