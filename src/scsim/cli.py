@@ -228,8 +228,9 @@ def _finite(value: float) -> float | None:
 
 
 def _run_json(run: Run, replicates: list[str] | None = None, ci: dict | None = None) -> str:
-    """The ``--json`` object (README, "Output"), plus ``replicates`` and ``ci`` for a
-    batch (K > 1) only, so a single run's object is unchanged."""
+    """The ``--json`` object: the run's id, parameters, metrics and times (compiling
+    apart), plus ``replicates`` and ``ci`` for a batch (K > 1) only, so a single run's
+    object is unchanged."""
     payload: dict[str, Any] = {
         "run_id": run.run_id,
         "regime": run.regime.name,
