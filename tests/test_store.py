@@ -590,3 +590,17 @@ def test_a_newer_store_is_refused(tmp_path: Path) -> None:
     for read_only in (True, False):
         with pytest.raises(ScsimError, match="schema version 99"):
             open_store(path, read_only=read_only)
+
+
+def test_a_failed_commit_of_the_file_is_one_message(tmp_path: Path) -> None:
+    """Under ``ulimit -f`` DuckDB may fail at the insert (an IO error) or only at the
+    commit (a TransactionException naming the file): both are the same message."""
+    commit = duckdb.TransactionException(
+        'TransactionContext Error: Failed to commit: Could not write file "s.duckdb.wal": '
+        "File too large"
+    )
+    assert duck._is_file_error(commit)
+    message = str(duck.store_error(tmp_path / "s.duckdb", commit, "save the run"))
+    assert "File too large" in message and "ulimit -f" in message
+    assert "store is as it was" in message
+    assert not duck._is_file_error(duckdb.BinderException("Binder Error: a bug of ours"))

@@ -294,7 +294,9 @@ class Store:
         into one message that says what it means for the user's runs."""
         try:
             yield
-        except _FILE_ERRORS as e:
+        except duckdb.Error as e:
+            if not _is_file_error(e):
+                raise
             raise store_error(self.path, e, doing) from None
 
     # -- writing ---------------------------------------------------------------------
@@ -790,8 +792,16 @@ _FILE_ERRORS = (
 _PLAIN_ERROR = duckdb.Error
 
 
+# What a failed commit (a TransactionException) says when the file, not the SQL, failed.
+_FILE_WORDS = ("could not write", "could not read", "file too large", "no space left",
+               "permission denied", "corrupt")  # fmt: skip
+
+
 def _is_file_error(e: BaseException) -> bool:
-    return isinstance(e, _FILE_ERRORS) or type(e) is _PLAIN_ERROR
+    if isinstance(e, _FILE_ERRORS) or type(e) is _PLAIN_ERROR:
+        return True
+    text = str(e).lower()
+    return isinstance(e, duckdb.TransactionException) and any(w in text for w in _FILE_WORDS)
 
 
 def store_error(path: Path, e: BaseException, doing: str) -> ScsimError:
