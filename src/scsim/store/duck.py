@@ -298,6 +298,10 @@ class Store:
             if not _is_file_error(e):
                 raise
             raise store_error(self.path, e, doing) from None
+        except RuntimeError as e:  # Ctrl-C inside DuckDB: "Query interrupted"
+            if "interrupted" not in str(e).lower():
+                raise
+            raise KeyboardInterrupt from None
 
     # -- writing ---------------------------------------------------------------------
 
@@ -818,8 +822,6 @@ def store_error(path: Path, e: BaseException, doing: str) -> ScsimError:
             "write a store at a time (readers too block a writer): close it, or pass "
             "another --store"
         )
-    if "interrupted" in text.lower():
-        return ScsimError(f"interrupted while trying to {doing}")
     for reason in ("File too large", "No space left on device", "Permission denied"):
         if reason.lower() in text.lower() and doing.startswith(("save", "delete", "compact")):
             hint = " (a file size limit: see `ulimit -f`)" if reason == "File too large" else ""
