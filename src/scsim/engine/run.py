@@ -87,10 +87,10 @@ def simulate(
         )  # fmt: skip
     population = default_population(regime, population)
     _check_options(population, days, seed, threads, chunk_size)
-    check_fits(regime, population)
+    check_fits(regime, population, days, keep_events)
     started = datetime.now(UTC)
     t0 = time.perf_counter()
-    with _numba_threads(threads):
+    with _numba_threads(threads), _compile_timer() as compiling:
         pop = build_population(regime, population, seed)
         compiled = compile_regime(regime, population)
         t1 = time.perf_counter()
@@ -101,17 +101,32 @@ def simulate(
             if progress is not None:
                 progress(day + 1, days)
     t2 = time.perf_counter()
-    params = _params(threads, chunk_size, t0, t1, t2)
+    params = _params(threads, chunk_size, t0, t1, t2, compiling)
     return _operator_run(sim, daily, seed, days, started, t2 - t0, params, keep_agents)
 
 
-def _params(threads, chunk_size, t0: float, t1: float, t2: float) -> dict:
+def _params(threads, chunk_size, t0: float, t1: float, t2: float, compiling: list) -> dict:
     return {
         "threads": numba.get_num_threads() if threads is None else threads,
         "chunk_size": chunk_size or DEFAULT_CHUNK,
         "build_seconds": t1 - t0,
         "loop_seconds": t2 - t1,
+        "compile_seconds": sum(compiling),
     }
+
+
+@contextlib.contextmanager
+def _compile_timer() -> Iterator[list[float]]:
+    """Seconds numba spends compiling kernels (cache misses only; nested compiles
+    counted once) while the block runs, so a run's speed can leave them out."""
+    from numba.core import event
+
+    spent: list[float] = []
+    listener = event.TimingListener()
+    with event.install_listener("numba:compile", listener):
+        yield spent
+    if listener.done:
+        spent.append(listener.duration)
 
 
 def _operator_run(
@@ -158,7 +173,7 @@ def _simulate_world(
     _check_options(population, days, seed, threads, chunk_size)
     started = datetime.now(UTC)
     t0 = time.perf_counter()
-    with _numba_threads(threads):
+    with _numba_threads(threads), _compile_timer() as compiling:
         pop = build_population(first, population, seed)
         t1 = time.perf_counter()
         sim = WorldLoop(world, pop, seed, chunk_size or DEFAULT_CHUNK, keep_events)
@@ -174,7 +189,7 @@ def _simulate_world(
             if progress is not None:
                 progress(day + 1, days)
     t2 = time.perf_counter()
-    params = _params(threads, chunk_size, t0, t1, t2)
+    params = _params(threads, chunk_size, t0, t1, t2, compiling)
     runs = {
         name: _operator_run(
             sim.loops[name], daily[name], seed, days, started, t2 - t0, params, keep_agents
