@@ -560,9 +560,15 @@ def read_source(
 def load_regime(name_or_path: str | Path, overrides: Sequence[str] = ()) -> Regime:
     """Load, override and validate a regime; every user mistake becomes one
     :class:`~scsim.errors.RegimeError` saying ``file:line: dotted.key: problem``."""
+    text, where = read_source(name_or_path)
+    return regime_from_text(text, where, overrides)
+
+
+def regime_from_text(text: str, where: str, overrides: Sequence[str] = ()) -> Regime:
+    """Validate a regime given as YAML text (an upload, parsed in memory); ``where``
+    names it in messages (``where:line: key: problem``)."""
     if isinstance(overrides, str):
         overrides = (overrides,)
-    text, where = read_source(name_or_path)
     data = _parse(text, where)
     if data is None:
         data = CommentedMap()

@@ -1,0 +1,95 @@
+"""``scsim serve``: the workbench on uvicorn. Kept light at import (the CLI imports it
+for every command); FastAPI and uvicorn load only when the server starts."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import threading
+import time
+import webbrowser
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from scsim.errors import OptionError
+
+LOOPBACK = "127.0.0.1"
+
+
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; beyond loopback, others can reach it.")
+    ] = LOOPBACK,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    store: Annotated[
+        Path, typer.Option("--store", help="The results store (a DuckDB file).", dir_okay=False)
+    ] = Path("scsim.duckdb"),
+    open_: Annotated[
+        bool, typer.Option("--open", help="Open the workbench in the default browser.")
+    ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="Runs that compute at once (default: one per two cores)."),
+    ] = None,
+) -> None:
+    """Start the workbench: pick a regime, move its sliders, watch runs live in the
+    browser, compare and explain them. Ctrl+C stops it."""
+    import uvicorn
+
+    from scsim.web.app import create_app
+
+    if not store.parent.is_dir():
+        raise OptionError(f"--store {str(store)!r}: directory {str(store.parent)!r} does not exist")
+    _check_port(host, port)
+    url = f"http://{'localhost' if host == LOOPBACK else host}:{port}/"
+    if not _is_loopback(host):
+        typer.echo(
+            f"warning: listening on {host}: anyone who can reach port {port} can run "
+            "simulations on this machine and read its stored runs",
+            err=True,
+        )
+    typer.echo(f"scsim workbench: open {url} in your browser (Ctrl+C stops it)")
+    if open_:
+        threading.Thread(target=_open_when_up, args=(host, port, url), daemon=True).start()
+    uvicorn.run(create_app(store, slots=workers), host=host, port=port, log_level="warning")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_port(host: str, port: int) -> None:
+    """Refuse a port already taken, with the message rather than uvicorn's trace."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as e:
+        raise OptionError(f"--host {host!r}: not an address of this machine ({e.strerror})") from e
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(address)
+        except OSError as e:
+            raise OptionError(
+                f"--port {port}: cannot listen on {host}:{port} ({e.strerror}); "
+                "pick another with --port"
+            ) from e
+
+
+def _open_when_up(host: str, port: int, url: str) -> None:
+    """Open the browser once the server accepts connections."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                webbrowser.open(url)
+                return
+        except OSError:
+            time.sleep(0.2)
