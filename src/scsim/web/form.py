@@ -52,12 +52,12 @@ class _Walker:
             self.mapping(node, value, path, label)
         elif kind == "array" and isinstance(value, list) and isinstance(node.get("items"), dict):
             for i, item in enumerate(value):
-                name = item.get("name") if isinstance(item, dict) else None
+                name = (item.get("name") or item.get("on")) if isinstance(item, dict) else None
                 self.walk(node["items"], item, (*path, i), (*label, str(name or i)), doc)
 
     def branch(self, node: dict, value: Any) -> tuple[bool, dict | None]:
         """(nullable, the member of an ``anyOf`` that ``value`` takes)."""
-        members = node.get("anyOf")
+        members = node.get("anyOf", node.get("oneOf"))
         if members is None:
             return False, node
         members = [self.resolve(m) for m in members]

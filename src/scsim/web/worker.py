@@ -91,14 +91,26 @@ def _run_job(job: dict, results, cancel, store: str) -> tuple[str, str | None, l
 
 
 def load_source(job: dict):
-    """The job's regime or world: a built-in name, or uploaded YAML text."""
+    """The job's regime or world: a built-in name, or uploaded YAML text.
+
+    The form's keys are paths into the resolved regime (shorthands written out, e.g.
+    ``applies_to: blacklisted`` as a mapping), so a regime's overrides are applied to
+    its resolved YAML rather than to the file as written. A world's overrides go
+    through ``scsim.load`` (its operators are files of their own)."""
     import scsim
+    from scsim.regime import Regime
     from scsim.regime.loader import regime_from_text
 
     overrides = job.get("overrides") or []
     if job.get("text") is not None:
-        return regime_from_text(job["text"], job.get("filename") or "upload.yaml", overrides)
-    return scsim.load(job["regime"], overrides)
+        model = regime_from_text(job["text"], job.get("filename") or "upload.yaml")
+    else:
+        model = scsim.load(job["regime"])
+    if not overrides:
+        return model
+    if not isinstance(model, Regime):
+        return scsim.load(job["regime"], overrides)
+    return regime_from_text(model.to_yaml(), f"resolved {model.name}", overrides)
 
 
 def _one_run(job: dict, regime, k: int, results, cancel):
