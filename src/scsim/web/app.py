@@ -49,7 +49,7 @@ MAX_REPLICATES = 100
 #: How long a request waits for the store while a run is being saved (seconds).
 STORE_PATIENCE = 5.0
 #: How often the live stream looks for new days (seconds).
-STREAM_EVERY = 0.1
+STREAM_EVERY = 0.2
 
 RunId = Annotated[
     str, PathParam(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="A stored run's id.")
@@ -372,7 +372,7 @@ async def _stream(job, request: Request) -> AsyncIterator[str]:
             yield _sse("names", {"replicate": job.replicate, "names": job.names})
             sent_names = names_key
         batches = job.batches[sent_batches:]
-        for replicate, first, rows in batches:
+        for replicate, first, rows in _merged(batches):
             yield _sse("days", {"replicate": replicate, "first": first, "rows": rows})
         sent_batches += len(batches)
         status = job.status()
@@ -385,6 +385,17 @@ async def _stream(job, request: Request) -> AsyncIterator[str]:
         if await request.is_disconnected():
             return
         await asyncio.sleep(STREAM_EVERY)
+
+
+def _merged(batches: list) -> list:
+    """Consecutive batches of one replicate as one: an event per look, not per batch."""
+    out: list = []
+    for replicate, first, rows in batches:
+        if out and out[-1][0] == replicate and out[-1][1] + len(out[-1][2]) == first:
+            out[-1] = (replicate, out[-1][1], out[-1][2] + rows)
+        else:
+            out.append((replicate, first, rows))
+    return out
 
 
 # ------------------------------------------------------------------------------ stored

@@ -3,11 +3,13 @@ for every command); FastAPI and uvicorn load only when the server starts."""
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
 import threading
 import time
 import webbrowser
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -93,3 +95,32 @@ def _open_when_up(host: str, port: int, url: str) -> None:
                 return
         except OSError:
             time.sleep(0.2)
+
+
+@contextlib.contextmanager
+def running(store: str | Path, slots: int | None = None) -> Iterator[str]:
+    """The workbench on a free loopback port in a thread of this process, for tests,
+    benchmarks and the screenshot script; yields its URL and stops it on exit."""
+    import uvicorn
+
+    from scsim.web.app import create_app
+
+    with socket.socket() as probe:
+        probe.bind((LOOPBACK, 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(store, slots=slots), host=LOOPBACK, port=port, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the workbench server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://{LOOPBACK}:{port}/"
+    finally:
+        server.should_exit = True
+        thread.join(30)

@@ -12,7 +12,10 @@ const state = {
   names: [],           // its metric names
   series: [],          // per replicate: {x: [], y: [[per metric]]}
   stats: {extends: 0, points: 0},  // for tests and benchmarks: how charts grew
+  pending: [],         // days received and not yet on the charts
+  timer: null,
 };
+const FLUSH_MS = 250;
 window.scsim = state;
 
 const CHARTS = [
@@ -262,6 +265,8 @@ function watch(jobId) {
   state.watched = jobId;
   state.names = [];
   state.series = [];
+  state.pending = [];
+  for (let c = 0; c < 4; c++) Plotly.purge(`chart-${c}`);
   for (const li of document.querySelectorAll("#jobs li")) li.classList.toggle("watched", li.dataset.job === jobId);
   $("#watch-title").textContent = "Waiting for the first day…";
   const stream = new EventSource(`/api/jobs/${jobId}/events`);
@@ -316,6 +321,7 @@ function traceName(metric, replicate) {
 }
 
 function drawCharts() {
+  state.pending = [];  // drawn from the series, which hold every day received
   const all = chartMetrics();
   all.forEach((metrics, c) => {
     const spec = CHARTS[c] || {title: state.names[metrics[0]] || "metric", y: "value"};
@@ -347,18 +353,40 @@ function onDays(msg) {
   const xs = msg.rows.map((_, i) => msg.first + i + 1);
   s.x.push(...xs);
   msg.rows.forEach((row) => row.forEach((v, m) => s.y[m].push(v)));
-  // Append to the replicate's traces only: the charts are never redrawn.
+  state.pending.push({replicate: msg.replicate, xs, rows: msg.rows});
+  // extendTraces re-renders a chart: at most one per chart every FLUSH_MS, however
+  // fast the days come, so the page keeps up with a run of tiny days.
+  if (!state.timer) state.timer = setTimeout(flushDays, FLUSH_MS);
+  $("#watch-title").textContent = `Day ${msg.first + msg.rows.length}`;
+}
+
+function flushDays() {
+  state.timer = null;
+  // One update per replicate (extendTraces takes each trace once).
+  const pending = [];
+  for (const p of state.pending) {
+    const same = pending.find((q) => q.replicate === p.replicate);
+    if (same) {
+      same.xs = same.xs.concat(p.xs);
+      same.rows = same.rows.concat(p.rows);
+    } else pending.push({...p});
+  }
+  state.pending = [];
+  if (!pending.length) return;
+  // Append to the traces only: the charts are never redrawn from the start.
   chartMetrics().forEach((metrics, c) => {
-    const first = msg.replicate * metrics.length;
-    const indices = metrics.map((_, k) => first + k);
-    Plotly.extendTraces(`chart-${c}`, {
-      x: metrics.map(() => xs),
-      y: metrics.map((m) => msg.rows.map((row) => row[m])),
-    }, indices);
+    const update = {x: [], y: []}, indices = [];
+    for (const {replicate, xs, rows} of pending) {
+      metrics.forEach((m, k) => {
+        update.x.push(xs);
+        update.y.push(rows.map((row) => row[m]));
+        indices.push(replicate * metrics.length + k);
+      });
+    }
+    if (indices.length) Plotly.extendTraces(`chart-${c}`, update, indices);
   });
   state.stats.extends += 1;
-  state.stats.points += xs.length;
-  $("#watch-title").textContent = `Day ${msg.first + msg.rows.length}`;
+  state.stats.points += pending.reduce((n, p) => n + p.xs.length, 0);
 }
 
 function onStatus(job) {
