@@ -28,7 +28,9 @@ def web_app(tmp_path_factory: pytest.TempPathFactory):
     run = scsim.simulate("rongcheng", population=500, days=5, seed=1)
     with scsim.open_store(store) as s:
         s.save(run)
-    return create_app(store, slots=1)
+    app = create_app(store, slots=1)
+    app.state.pool.start = lambda: None  # no workers: a valid run request only queues
+    return app
 
 
 #: Examples per operation: enough to hit each validation path, quick enough to run
