@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import io
 import json
 import logging
 import re
 import tempfile
+import threading
 import time
 import zipfile
 from collections.abc import AsyncIterator, Iterator
@@ -122,6 +124,8 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         pool.start()
+        # The page's first request lists the built-ins: describe them meanwhile.
+        threading.Thread(target=builtins, daemon=True, name="scsim-builtins").start()
         try:
             yield
         finally:
@@ -276,26 +280,29 @@ def _describe(model: Any, kind: str) -> dict[str, Any]:
     }
 
 
+@functools.cache
+def builtins() -> dict[str, dict[str, Any]]:
+    """Every built-in regime and world, described once: loading them all takes a
+    second or more, and they cannot change while the server runs."""
+    out = {n: _describe(scsim.load_regime(n), "regime") for n in scsim.builtin_regimes()}
+    out |= {n: _describe(scsim.load_world(n), "world") for n in scsim.builtin_worlds()}
+    return out
+
+
 def _regimes(app: FastAPI) -> None:
     @app.get("/api/regimes", summary="The built-in regimes and worlds.")
     def regimes() -> list[dict[str, str]]:
-        out = [
-            {"name": n, "kind": "regime", "description": scsim.load_regime(n).description}
-            for n in scsim.builtin_regimes()
+        return [
+            {"name": r["name"], "kind": r["kind"], "description": r["description"]}
+            for r in builtins().values()
         ]
-        out += [
-            {"name": n, "kind": "world", "description": scsim.load_world(n).description}
-            for n in scsim.builtin_worlds()
-        ]
-        return out
 
     @app.get("/api/regimes/{name}", summary="A built-in regime or world and its form.")
     def regime(name: Annotated[str, PathParam(max_length=200)]) -> dict[str, Any]:
-        if name in scsim.builtin_worlds():
-            return _describe(scsim.load_world(name), "world")
-        if name not in scsim.builtin_regimes():
+        found = builtins().get(name)
+        if found is None:
             raise ApiError(404, f"no built-in regime or world {name!r}")
-        return _describe(scsim.load_regime(name), "regime")
+        return found
 
     @app.post("/api/regimes/check", summary="Validate an uploaded regime file; its form.")
     def check(body: RegimeText) -> dict[str, Any]:
