@@ -50,7 +50,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         with running(Path(tmp) / "one.duckdb", slots=1) as url:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            httpx.get(url + "api/regimes", timeout=120)  # the server is up and warm
+            page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
             loads = [_load(page, url) for _ in range(args.loads)]
             print(
                 f"page interactive: first load {loads[0]:.2f} s, cached loads median "
@@ -98,6 +99,7 @@ def _first_points(page, url: str, population: int, days: int) -> tuple[float, fl
     page.wait_for_function("() => window.scsim.stats.points > 0", polling=10, timeout=600_000)
     first = time.perf_counter() - t0
     lag = 0.0
+    samples = []
     start = time.perf_counter()
     with httpx.Client(base_url=url) as client:
         while True:
@@ -105,9 +107,11 @@ def _first_points(page, url: str, population: int, days: int) -> tuple[float, fl
             status = client.get(f"/api/jobs/{job}").json()
             pace = max(status["days_done"], 1) / (time.perf_counter() - start + first)
             lag = max(lag, (status["days_done"] - shown) / pace)
+            samples.append((round(time.perf_counter() - start, 2), status["days_done"], shown))
             if status["state"] == "done":
                 break
             time.sleep(0.1)
+    print("samples (s, worker days, chart days):", samples[:: max(1, len(samples) // 8)])
     return first, lag
 
 

@@ -266,6 +266,7 @@ function watch(jobId) {
   state.names = [];
   state.series = [];
   state.pending = [];
+  state.stats = {extends: 0, points: 0};
   for (let c = 0; c < 4; c++) Plotly.purge(`chart-${c}`);
   for (const li of document.querySelectorAll("#jobs li")) li.classList.toggle("watched", li.dataset.job === jobId);
   $("#watch-title").textContent = "Waiting for the first day…";
