@@ -45,14 +45,17 @@ def serve(
     if not store.parent.is_dir():
         raise OptionError(f"--store {str(store)!r}: directory {str(store.parent)!r} does not exist")
     _check_port(host, port)
-    url = f"http://{'localhost' if host == LOOPBACK else host}:{port}/"
+    everywhere = host in ("0.0.0.0", "::")
+    shown = "localhost" if host == LOOPBACK or everywhere else host
+    url = f"http://{shown}:{port}/"
     if not _is_loopback(host):
         typer.echo(
             f"warning: listening on {host}: anyone who can reach port {port} can run "
             "simulations on this machine and read its stored runs",
             err=True,
         )
-    typer.echo(f"scsim workbench: open {url} in your browser (Ctrl+C stops it)")
+    elsewhere = " (or this machine's address on the network)" if everywhere else ""
+    typer.echo(f"scsim workbench: open {url}{elsewhere} in your browser (Ctrl+C stops it)")
     if open_:
         threading.Thread(target=_open_when_up, args=(host, port, url), daemon=True).start()
     uvicorn.run(create_app(store, slots=workers), host=host, port=port, log_level="warning")

@@ -40,7 +40,13 @@ class Cancelled(Exception):
 
 def main(tasks, results, cancel, slot: int, threads: int, store: str, warm: bool) -> None:
     """The worker's loop: a job dict at a time from ``tasks`` until ``None``."""
+    import signal
+
     import numba
+
+    # Ctrl+C in the terminal reaches the whole process group: the server stops its
+    # workers itself (``jobs.Pool.close``), so a run is never cut by a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
     if warm:
@@ -49,7 +55,7 @@ def main(tasks, results, cancel, slot: int, threads: int, store: str, warm: bool
     while True:
         try:
             job = tasks.recv()
-        except (EOFError, KeyboardInterrupt):
+        except EOFError:
             return
         if job is None:
             return
