@@ -58,7 +58,6 @@ class Job:
     day: int = 0  # days done in the current replicate
     run_ids: list[str] = field(default_factory=list)
     error: str | None = None
-    created: float = field(default_factory=time.time)
     cancel_asked: float | None = None
 
     @property
