@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 
 import pytest
 
+from conftest import CAMERA_CITY
 from scsim.web.command import running
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -84,6 +85,22 @@ def _done(page, job: str) -> None:
 
 
 def test_the_workbench_in_chromium(page, tmp_path: Path) -> None:
+    # An uploaded file with a mistake: the message is shown under its line.
+    lines = CAMERA_CITY.read_text(encoding="utf-8").splitlines()
+    at = lines.index("    latency_days: 3")
+    lines[at] = "    latency_dayz: 3"
+    bad = tmp_path / "city.yaml"
+    bad.write_text("\n".join(lines), encoding="utf-8")
+    page.set_input_files("#upload", str(bad))
+    page.wait_for_selector("#upload-error .line.bad")
+    assert page.text_content("#upload-error .line.bad").split() == [str(at + 1), *lines[at].split()]
+    assert "observers.1.latency_dayz: unknown key" in page.text_content("#upload-error .message")
+    page.set_input_files("#upload", str(CAMERA_CITY))
+    page.wait_for_function(
+        "() => document.getElementById('regime-description').textContent.startsWith('camera')"
+    )
+    assert page.is_hidden("#upload-error") and page.text_content("#error") == ""
+
     # Pick rongcheng and move a slider with the keyboard, as a person would.
     for name in ("sesame", "rongcheng"):  # the page opens on rongcheng: leave and return
         with page.expect_response(f"**/api/regimes/{name}"):
@@ -147,4 +164,6 @@ def test_the_workbench_in_chromium(page, tmp_path: Path) -> None:
     download.value.save_as(saved)
     assert "<html" in saved.read_text(encoding="utf-8")[:500].lower()
 
-    assert page.problems == []
+    assert page.problems == [
+        "Failed to load resource: the server responded with a status of 400 (Bad Request)"
+    ]  # the upload with a mistake, and nothing else

@@ -8,7 +8,6 @@ import ipaddress
 import socket
 import threading
 import time
-import webbrowser
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
@@ -90,6 +89,8 @@ def _check_port(host: str, port: int) -> None:
 
 def _open_when_up(host: str, port: int, url: str) -> None:
     """Open the browser once the server accepts connections."""
+    import webbrowser
+
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
