@@ -25,6 +25,11 @@ const CHARTS = [
    families: ["false_attributions", "wrongfully_sanctioned"], y: "people or events"},
 ];
 const PLOT = {responsive: true, displaylogo: false};
+// plotly.js (4.8 MB) loads while the form is built: nothing waits for it but charts.
+const plotlyLoaded = new Promise((resolve) => {
+  if (window.Plotly) resolve();
+  else document.getElementById("plotly-js").addEventListener("load", () => resolve());
+}).then(() => { document.body.dataset.charts = "true"; });
 
 // ------------------------------------------------------------------------ helpers
 
@@ -260,9 +265,11 @@ async function refreshJobs() {
   return jobs;
 }
 
-function watch(jobId) {
+async function watch(jobId) {
   if (state.stream) state.stream.close();
   state.watched = jobId;
+  await plotlyLoaded;
+  if (state.watched !== jobId) return;  // another run was picked meanwhile
   state.names = [];
   state.series = [];
   state.pending = [];
@@ -439,7 +446,7 @@ async function compareRuns() {
   if (!a || !b) throw new Error("choose a run A and a run B first");
   const view = $("#compare-view");
   view.innerHTML = "<p class='muted'>comparing…</p>";
-  const result = await api("POST", "/api/compare", {a: a.value, b: b.value});
+  const [result] = await Promise.all([api("POST", "/api/compare", {a: a.value, b: b.value}), plotlyLoaded]);
   view.innerHTML = "";
   view.append(el("h2", {}, `A: ${result.a.run_id} (${result.a.regime})  vs  B: ${result.b.run_id} (${result.b.regime})`));
   view.append(el("p", {class: "muted"}, `paired on ${fmt(result.a.population)} people, ${fmt(result.a.days)} days, seed ${result.a.seed}; ${result.pairs} replicate pair(s)`));
@@ -516,7 +523,7 @@ async function explain() {
 function showTab(name) {
   for (const b of document.querySelectorAll(".tab")) b.classList.toggle("active", b.dataset.tab === name);
   for (const p of document.querySelectorAll(".tab-panel")) p.hidden = p.id !== `tab-${name}`;
-  if (name === "live") for (let c = 0; c < 4; c++) Plotly.Plots.resize(`chart-${c}`);
+  if (name === "live" && window.Plotly) for (let c = 0; c < 4; c++) Plotly.Plots.resize(`chart-${c}`);
 }
 
 async function health() {
