@@ -194,9 +194,13 @@ class Pool:
             if slot.job is None and slot.process.is_alive():
                 job = self.waiting.popleft()
                 slot.cancel.clear()
+                try:
+                    slot.conn.send({**job.request, "id": job.id})
+                except OSError:  # it died just now: the watchdog replaces it
+                    self.waiting.appendleft(job)
+                    continue
                 slot.job = job
                 job.state = "running"
-                slot.conn.send({**job.request, "id": job.id})
 
     def _prune(self) -> None:
         finished = [j for j in self.jobs.values() if j.state in TERMINAL]
