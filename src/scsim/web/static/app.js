@@ -287,6 +287,7 @@ async function watch(jobId) {
     onStatus(JSON.parse(e.data));
     refreshJobs();
     refreshRuns();
+    health();
   });
   stream.onerror = () => { if (stream.readyState === EventSource.CLOSED) showError("lost the live stream"); };
 }
