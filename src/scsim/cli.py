@@ -1014,6 +1014,11 @@ def explain(
     typer.echo(loaded.explain(agent, account).text())
 
 
+from scsim.web.command import serve  # noqa: E402 - the workbench's command lives with it
+
+app.command()(serve)
+
+
 def main() -> None:
     """Entry point of the ``scsim`` script."""
     try:

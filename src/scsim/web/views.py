@@ -1,0 +1,69 @@
+"""What the page's compare view shows, as JSON: the same comparison as ``scsim
+compare`` (``scsim.compare``), the report's comparison part (its tables, and its
+charts as plotly figures), and the two regimes' differences key by key."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from scsim.engine.result import Run
+
+
+def comparison(a: list[Run], b: list[Run]) -> dict[str, Any]:
+    """``a`` and ``b`` are batches (a run alone is a batch of one), first run first."""
+    import plotly.io as pio
+
+    import scsim
+    from scsim.report.html import figure
+    from scsim.report.multi import comparison_part
+
+    result = scsim.compare(a, b)
+    part = comparison_part([a[0], b[0]])
+    sections = [
+        {
+            "title": section.title,
+            "paragraphs": list(section.paragraphs),
+            "bullets": list(section.bullets),
+            "tables": [
+                {"title": t.title, "columns": list(t.columns), "rows": [list(r) for r in t.rows]}
+                for t in section.tables
+            ],
+            "charts": [
+                {"reading": c.reading, "figure": json.loads(pio.to_json(figure(c)))}
+                for c in section.charts
+            ],
+        }
+        for section in part.sections
+    ]
+    return {
+        **result.to_dict(),
+        "sections": sections,
+        "regime_diff": regime_diff(a[0].regime, b[0].regime),
+    }
+
+
+def regime_diff(a: Any, b: Any) -> list[dict[str, Any]]:
+    """Every dotted key whose value differs between two regimes (or worlds)."""
+    left, right = _flat(a.model_dump(mode="json")), _flat(b.model_dump(mode="json"))
+    keys = list(dict.fromkeys([*left, *right]))
+    missing = "(absent)"
+    return [
+        {"key": k, "a": left.get(k, missing), "b": right.get(k, missing)}
+        for k in keys
+        if left.get(k, missing) != right.get(k, missing)
+    ]
+
+
+def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict) and value:
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(_flat(v, f"{prefix}{k}."))
+        return out
+    if isinstance(value, list) and value and isinstance(value[0], dict | list):
+        out = {}
+        for i, v in enumerate(value):
+            out.update(_flat(v, f"{prefix}{i}."))
+        return out
+    return {prefix.rstrip("."): value}
