@@ -615,10 +615,14 @@ def report(
         typer.Option("--format", help="html: one offline file; png: one figure per chart."),
     ] = ReportFormat.html,
 ) -> None:
-    """Write an audit report on one or more runs (several: compared side by side)."""
+    """Write an audit report on one or more runs (several: compared side by side), or
+    on an experiment (its id from `scsim sweep`)."""
+    from scsim.experiment.cli import report_experiment
     from scsim.report import check_output, write_report
 
     check_output(output, format_.value)  # before loading anything
+    if len(run_ids) == 1 and report_experiment(run_ids[0], output, store, format_.value):
+        return
     with scsim.open_store(store, read_only=True) as s:
         loaded = [s.load(run_id) for run_id in run_ids]
     for path in write_report(loaded, output, format=format_.value):
@@ -635,6 +639,11 @@ def explain(
     with scsim.open_store(store, read_only=True) as s:
         loaded = s.load(run_id)
     typer.echo(loaded.explain(agent).text())
+
+
+from scsim.experiment.cli import register  # noqa: E402  (sweep, sensitivity)
+
+register(app)
 
 
 def main() -> None:
