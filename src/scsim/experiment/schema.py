@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from scsim.regime.loader import _NOTHING
 from scsim.regime.schema import MAX_POPULATION, RegimeFieldError, _Model
 
 #: Largest number of (point, replicate) runs one experiment may ask for.
@@ -50,7 +51,7 @@ class Parameter(_Model):
             raise RegimeFieldError(
                 (),
                 "give exactly one of levels or range",
-                None,
+                _NOTHING,
                 "levels: [a, b, ...] or range: [low, high]",
             )
         if self.range is not None:
@@ -73,7 +74,7 @@ class Parameter(_Model):
         for key in keys:
             if self.distribution == kind and getattr(self, key) is None:
                 raise RegimeFieldError(
-                    (key,), f"a {kind} distribution needs {key}", None, "a number"
+                    (key,), f"a {kind} distribution needs {key}", _NOTHING, "a number"
                 )
 
 
@@ -114,7 +115,7 @@ class Design(_Model):
             )
         if self.kind != "grid" and n is None:
             raise RegimeFieldError(
-                ("samples",), f"a {self.kind} design needs a size", None, "an integer"
+                ("samples",), f"a {self.kind} design needs a size", _NOTHING, "an integer"
             )
         if self.kind == "sobol" and (n < MIN_SOBOL or n & (n - 1)):
             raise RegimeFieldError(
@@ -164,7 +165,7 @@ class Experiment(_Model):
                 raise RegimeFieldError(
                     ("parameters", key),
                     "a grid needs levels or steps",
-                    None,
+                    _NOTHING,
                     "levels: [...] or range with steps",
                 )
         runs = design_size(self) * self.replicates

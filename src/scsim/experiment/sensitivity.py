@@ -137,7 +137,7 @@ def _one(frame: pl.DataFrame, spec: Experiment, metric: str, keep: list[int], dr
 
     means = frame.group_by("point").agg(pl.col(metric).mean()).sort("point")
     y = means[metric].fill_null(float("nan")).to_numpy()
-    noise = _noise_share(frame, metric, spec.replicates)
+    noise = _noise_share(frame, metric, frame["replicate"].n_unique())
     names = design.names(spec)
     problem = design.problem(spec)
     seed = spec.seed % 2**32
