@@ -71,9 +71,10 @@ def _trend(metric: str, param: str, x: list[Any], mean: list[float]) -> str:
     if all(isinstance(a, int | float) and not isinstance(a, bool) for a, _ in pairs):
         from scipy.stats import spearmanr
 
-        rho = spearmanr([a for a, _ in pairs], [b for _, b in pairs]).statistic
-        if not math.isfinite(rho):
+        xs, ys = [a for a, _ in pairs], [b for _, b in pairs]
+        if len(set(xs)) < 2 or len(set(ys)) < 2:
             return f"{metric} does not change with {param} here."
+        rho = spearmanr(xs, ys).statistic
         way = "rises" if rho > 0 else "falls"
         return f"{metric} {way} with {param} (Spearman rank correlation {rho:+.2f} over points)."
     top = max(pairs, key=lambda t: t[1])

@@ -5,8 +5,9 @@ Why it is built this way:
 
 - Ray, local by default (``ray.init()`` starts one on demand, nothing to install), a
   cluster with ``address`` or ``RAY_ADDRESS``. Workers are long-lived actors, each on
-  one numba thread; each asks for at most one CPU, and less when the cluster has fewer
-  free CPUs than workers, so a sweep never waits for resources it cannot get.
+  one numba thread; each asks for at most one CPU, and less (down to none) when the
+  cluster has fewer free CPUs than workers, so a sweep never waits for resources it
+  cannot get (two sweeps on a 2-core machine share the cores).
 - The first worker warms numba's on-disk cache with a one-day run before the others
   start, so the kernels are compiled once on a machine, not once per worker.
 - The driver alone writes the store (DuckDB has one writer); each run is its own
@@ -24,6 +25,7 @@ Why it is built this way:
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -166,7 +168,10 @@ def _actors(plan: Plan, workers: int | None, pending: int) -> tuple[list[Any], t
     if missing <= 0:
         return pool[:want], ()
     free = ray.available_resources().get("CPU", 0.0)
-    remote = ray.remote(Worker).options(num_cpus=round(min(1.0, max(0.01, free / missing)), 2))
+    # At most one CPU each, and no more than is free (rounded down), possibly none:
+    # an actor that asks for more than the cluster has free waits for it forever.
+    share = math.floor(min(1.0, free / missing) * 100) / 100
+    remote = ray.remote(Worker).options(num_cpus=share)
     new = [remote.remote() for _ in range(missing)]
     warm = []
     if not pool:  # the first one fills numba's cache; the others then load it
