@@ -243,3 +243,13 @@ def test_resume_is_refused_across_versions_and_when_nothing_is_stored(tmp_path) 
         tables.register(s._con, newer, resume=False)  # a fresh start under 9.9
         ids = {r[0] for r in s._con.execute("SELECT id FROM experiments").fetchall()}
     assert ids == {plan.id, newer.id}
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/sensitivity.md"])
+def test_the_documented_experiment_files_load(tmp_path, doc) -> None:
+    import re
+
+    text = (ROOT / doc).read_text(encoding="utf-8")
+    block = re.search(r"```yaml\n(.*?)```", text, re.S).group(1)
+    (tmp_path / "doc.yaml").write_text(block, encoding="utf-8")
+    assert load_experiment(tmp_path / "doc.yaml").runs() > 0
