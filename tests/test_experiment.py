@@ -232,15 +232,14 @@ def test_resume_is_refused_across_versions_and_when_nothing_is_stored(tmp_path) 
 
     plan = load_experiment(write(tmp_path, "parameters:\n  rules.0.points: {levels: [-1]}\n"))
     with scsim.open_store(tmp_path / "s.duckdb") as s:
-        tables.ensure(s._con)
         with pytest.raises(ScsimError, match="nothing to resume"):
-            tables.register(s._con, plan, resume=True)
-        tables.register(s._con, plan, resume=False)
-        tables.register(s._con, plan, resume=True)  # the same experiment: fine
+            tables.register(s, plan, resume=True)
+        tables.register(s, plan, resume=False)
+        tables.register(s, plan, resume=True)  # the same experiment: fine
         newer = dataclasses.replace(plan, version="9.9")
         with pytest.raises(ScsimError, match=f"experiment {plan.id} was run by scsim"):
-            tables.register(s._con, newer, resume=True)
-        tables.register(s._con, newer, resume=False)  # a fresh start under 9.9
+            tables.register(s, newer, resume=True)
+        tables.register(s, newer, resume=False)  # a fresh start under 9.9
         ids = {r[0] for r in s._con.execute("SELECT id FROM experiments").fetchall()}
     assert ids == {plan.id, newer.id}
 

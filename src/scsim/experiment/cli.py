@@ -133,10 +133,10 @@ def report_experiment(name: str, output: Path, store: Path, format_: str) -> boo
     if not store.exists():
         return False
     with scsim.open_store(store, read_only=True) as s:
-        if not experiments.is_experiment(s._con, name):
+        if not experiments.is_experiment(s, name):
             return False
         frame = s.experiment(name)
-        meta = experiments.info(s._con, name)
+        meta = experiments.info(s, name)
     from scsim.experiment.report import write_experiment_report
 
     for path in write_experiment_report(frame, meta, output, format_):

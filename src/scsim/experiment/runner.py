@@ -81,10 +81,8 @@ def sweep(
     plan = experiment if isinstance(experiment, Plan) else load_experiment(experiment)
     t0 = time.perf_counter()
     with scsim.open_store(store) as s:
-        con = s._con
-        tables.ensure(con)
-        tables.register(con, plan, resume)
-        pending = _pending(plan, tables.done(con, plan.id))
+        tables.register(s, plan, resume)
+        pending = _pending(plan, tables.done(s, plan.id))
         total, already = plan.runs(), plan.runs() - len(pending)
         ran = failed = 0
         warm: tuple[float, ...] = ()
@@ -93,7 +91,7 @@ def sweep(
             try:
                 actors, warm = _actors(plan, workers, len(pending))
                 for result in _execute(actors, _tasks(plan, pending)):
-                    tables.write(con, plan.id, result)
+                    tables.write(s, plan.id, result)
                     ran += 1
                     failed += result["status"] == "failed"
                     if progress is not None:
@@ -192,16 +190,23 @@ def _execute(actors: list[Any], tasks: Iterator[Task]) -> Iterator[dict[str, Any
     """Results as they land, keeping ``DEPTH`` tasks on every worker."""
     import ray
 
-    inflight: dict[Any, Any] = {}
+    inflight: dict[Any, tuple[Any, Task]] = {}
     for actor in actors:
         for task in _take(tasks, DEPTH):
-            inflight[actor.run.remote(task)] = actor
+            inflight[actor.run.remote(task)] = (actor, task)
     while inflight:
         ready, _ = ray.wait(list(inflight), num_returns=1)
-        actor = inflight.pop(ready[0])
-        result = ray.get(ready[0])
+        actor, done = inflight.pop(ready[0])
+        try:
+            result = ray.get(ready[0])
+        except ray.exceptions.RayError as e:  # the worker died (out of memory, a node lost)
+            raise ScsimError(
+                f"a Ray worker was lost running point {done.point}, replicate "
+                f"{done.replicate} ({type(e).__name__}); the runs that finished are "
+                "stored: run the sweep again to resume"
+            ) from None
         for task in _take(tasks, 1):
-            inflight[actor.run.remote(task)] = actor
+            inflight[actor.run.remote(task)] = (actor, task)
         yield result
 
 

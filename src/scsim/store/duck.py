@@ -515,7 +515,7 @@ class Store:
         """A sweep's runs as a tidy frame (``scsim.store.experiments.frame``)."""
         from scsim.store.experiments import frame
 
-        return frame(self._con, experiment_id)
+        return frame(self, experiment_id)
 
     def export_parquet(self, run_id: str, directory: str | Path) -> list[Path]:
         """Write the run's rows of each table to ``directory`` as Parquet files.

@@ -28,9 +28,8 @@ import polars as pl
 from scsim.errors import ScsimError
 
 if TYPE_CHECKING:
-    import duckdb
-
     from scsim.experiment.load import Plan
+    from scsim.store.duck import Store
 
 DDL = """
 CREATE TABLE IF NOT EXISTS experiments (
@@ -74,13 +73,11 @@ CREATE TABLE IF NOT EXISTS sweep_daily (
 """
 
 
-def ensure(con: duckdb.DuckDBPyConnection) -> None:
+def register(store: Store, plan: Plan, resume: bool) -> None:
+    """Record the experiment (creating the tables on first use), or find it again.
+    ``resume`` insists that it exists and was started by this scsim and engine."""
+    con = store._con
     con.execute(DDL)
-
-
-def register(con: duckdb.DuckDBPyConnection, plan: Plan, resume: bool) -> None:
-    """Record the experiment, or find it again. ``resume`` insists that it exists and
-    was started by this scsim and engine."""
     if con.execute("SELECT 1 FROM experiments WHERE id = ?", [plan.id]).fetchall():
         return
     other = con.execute(
@@ -113,16 +110,17 @@ def register(con: duckdb.DuckDBPyConnection, plan: Plan, resume: bool) -> None:
     )  # fmt: skip
 
 
-def done(con: duckdb.DuckDBPyConnection, experiment: str) -> set[tuple[int, int]]:
+def done(store: Store, experiment: str) -> set[tuple[int, int]]:
     """The (point, replicate) pairs already stored, failed ones included."""
-    rows = con.execute(
+    rows = store._con.execute(
         "SELECT point, replicate FROM sweep_runs WHERE experiment = ?", [experiment]
     ).fetchall()
     return {(int(p), int(r)) for p, r in rows}
 
 
-def write(con: duckdb.DuckDBPyConnection, experiment: str, result: dict[str, Any]) -> None:
+def write(store: Store, experiment: str, result: dict[str, Any]) -> None:
     """One run's row (and daily frame), in one transaction."""
+    con = store._con
     metrics = {k: (v if v == v and abs(v) != float("inf") else None)
                for k, v in result["metrics"].items()}  # fmt: skip
     con.begin()
@@ -154,8 +152,9 @@ def write(con: duckdb.DuckDBPyConnection, experiment: str, result: dict[str, Any
         raise
 
 
-def info(con: duckdb.DuckDBPyConnection, experiment: str) -> dict[str, Any]:
+def info(store: Store, experiment: str) -> dict[str, Any]:
     """The experiment's row, with its JSON columns parsed."""
+    con = store._con
     if not _has_tables(con):
         raise ScsimError(f"no experiment {experiment!r} in this store: it has run no sweep")
     cur = con.execute("SELECT * FROM experiments WHERE id = ?", [experiment])
@@ -171,13 +170,15 @@ def info(con: duckdb.DuckDBPyConnection, experiment: str) -> dict[str, Any]:
     return out
 
 
-def is_experiment(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+def is_experiment(store: Store, name: str) -> bool:
+    """Whether ``name`` is an experiment's id in the store."""
+    con = store._con
     return _has_tables(con) and bool(
         con.execute("SELECT 1 FROM experiments WHERE id = ?", [name]).fetchall()
     )
 
 
-def _has_tables(con: duckdb.DuckDBPyConnection) -> bool:
+def _has_tables(con: Any) -> bool:
     return bool(
         con.execute(
             "SELECT 1 FROM information_schema.tables WHERE table_name = 'experiments'"
@@ -185,11 +186,11 @@ def _has_tables(con: duckdb.DuckDBPyConnection) -> bool:
     )
 
 
-def frame(con: duckdb.DuckDBPyConnection, experiment: str) -> pl.DataFrame:
+def frame(store: Store, experiment: str) -> pl.DataFrame:
     """The experiment as a tidy frame: one row per stored run (point, replicate, seed,
     status, message), one column per parameter, then one per metric."""
-    meta = info(con, experiment)
-    rows = con.execute(
+    meta = info(store, experiment)
+    rows = store._con.execute(
         "SELECT point, replicate, seed, status, message, metrics FROM sweep_runs "
         "WHERE experiment = ? ORDER BY point, replicate",
         [experiment],
