@@ -157,7 +157,8 @@ def _actors(plan: Plan, workers: int | None, pending: int) -> tuple[list[Any], t
     and the seconds each new worker took to warm up."""
     import ray
 
-    session = ray.get_runtime_context().get_job_id()
+    context = ray.get_runtime_context()  # a new Ray has new node ids, job ids restart
+    session = (context.get_node_id(), context.get_job_id())
     if _pool["session"] != session:
         _pool.update(session=session, actors=[])
     want = workers or max(1, min(int(ray.cluster_resources().get("CPU", 1)), pending))
