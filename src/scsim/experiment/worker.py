@@ -72,16 +72,14 @@ class Worker:
                                "seed": task.seed, "worker": os.getpid(), "daily": None}  # fmt: skip
         try:
             run = self._simulate(task)
+            metrics = _kept(run.summary, task.metrics)
         except ScsimError as e:
             out.update(status="failed", message=str(e), metrics={}, engine_seconds=None)
         except Exception as e:  # a bug, but one point's bug must not end the sweep
             out.update(status="failed", message=f"internal error: {type(e).__name__}: {e}",
                        metrics={}, engine_seconds=None)  # fmt: skip
         else:
-            summary = run.summary
-            keep = task.metrics if task.metrics is not None else summary
-            out.update(status="ok", message=None, engine_seconds=run.seconds,
-                       metrics={m: float(summary[m]) for m in keep if m in summary})  # fmt: skip
+            out.update(status="ok", message=None, engine_seconds=run.seconds, metrics=metrics)
             if task.keep_daily:
                 out["daily"] = run.daily
         out["seconds"] = time.perf_counter() - t0
@@ -117,3 +115,15 @@ class Worker:
 
     def stats(self) -> dict[str, int]:
         return {"pid": os.getpid(), "built": self.built}
+
+
+def _kept(summary: dict[str, float], metrics: tuple[str, ...] | None) -> dict[str, float]:
+    """The metrics to keep; a name the run does not record is an error (a world's
+    names are known only once it has run, so they are checked here)."""
+    from scsim.errors import ScsimError
+
+    keep = metrics if metrics is not None else tuple(summary)
+    unknown = [m for m in keep if m not in summary]
+    if unknown:
+        raise ScsimError(f"metrics: unknown {', '.join(unknown)} (allowed: {', '.join(summary)})")
+    return {m: float(summary[m]) for m in keep}
