@@ -201,29 +201,35 @@ def _floor(table: pl.DataFrame, spec: Experiment) -> float | None:
 
 
 def _reading(metric: str, table: pl.DataFrame, spec: Experiment, floor, noise) -> str:
-    """Plain words: which parameters the metric depends on, in order."""
+    """Plain words: which parameters the metric depends on, in order, and which the
+    design cannot tell from the dummy."""
     key = _key(spec)
     label = "total index" if key == "ST" else "mu*"
+    floor = 0.0 if floor is None else floor
     rows = table.filter(pl.col("parameter") != design.DUMMY).sort(key, descending=True)
-    above = [
-        r for r in rows.iter_rows(named=True) if floor is None or r[key] - r[f"{key}_conf"] > floor
-    ]
-    below = [r["parameter"] for r in rows.iter_rows(named=True) if r not in above]
+    ranked = list(rows.iter_rows(named=True))
+    clear = [r for r in ranked if r[key] - r[f"{key}_conf"] > floor]
+    unclear = [r["parameter"] for r in ranked if r not in clear and r[key] > floor]
+    none = [r["parameter"] for r in ranked if r[key] <= floor]
 
     def show(r: dict[str, Any]) -> str:
         lo, hi = r[key] - r[f"{key}_conf"], r[key] + r[f"{key}_conf"]
         return f"{r['parameter']} ({label} {r[key]:.3g}, 95% interval {lo:.3g} to {hi:.3g})"
 
-    if above:
-        text = f"{metric} depends mostly on {show(above[0])}"
-        if len(above) > 1:
-            text += ", then " + ", ".join(show(r) for r in above[1:4])
-        text += "."
+    if not ranked or ranked[0][key] <= floor:
+        text = f"No parameter moves {metric} in this design."
+    elif ranked[0] in clear:
+        text = f"{metric} depends mostly on {show(ranked[0])}"
+        text += (", then " + ", ".join(show(r) for r in clear[1:4]) if len(clear) > 1 else "") + "."
     else:
-        text = f"No parameter moves {metric} beyond the noise floor."
-    if below and floor is not None:
-        text += f" Not distinguishable from the dummy ({label} up to {floor:.3g}): "
-        text += ", ".join(below) + "."
+        text = (f"{metric}'s largest estimate is {show(ranked[0])}, but its interval reaches "
+                "the noise floor: the design is too small to rank the parameters.")  # fmt: skip
+        if clear:
+            text += " Clearly above the floor: " + ", ".join(show(r) for r in clear[:4]) + "."
+    if unclear:
+        text += f" Not distinguishable from the dummy ({label} {floor:.3g}): {', '.join(unclear)}."
+    if none:
+        text += f" No effect at all here: {', '.join(none)}."
     if noise is not None:
         text += f" Seed noise is {noise:.0%} of the runs' variance."
     return text
