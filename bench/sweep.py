@@ -65,10 +65,11 @@ def overhead(args: argparse.Namespace) -> None:
     for workers in args.workers:
         runner._pool.update(session=None, actors=[])  # a fresh pool: its start-up timed
         warm = scsim.sweep(
-            experiment(folder, f"warm{workers}", workers, 1000, 1),
+            experiment(folder, f"warm{workers}", max(2, workers), 1000, 1),
             store=folder / f"warm{workers}.duckdb", workers=workers,
         )  # fmt: skip
-        print(f"workers {workers}: warm-up per worker (cold, then warm from the cache): "
+        print(f"workers {workers}: start-up per new worker (with --cold, the first "
+              "worker of the first pool compiles; the others load numba's cache): "
               + ", ".join(f"{s:.2f} s" for s in warm.warm_seconds))  # fmt: skip
         file = experiment(folder, f"bench{workers}", args.runs, args.population, args.days)
         store = folder / f"bench{workers}.duckdb"

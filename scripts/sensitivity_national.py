@@ -8,7 +8,7 @@ Two steps, both resumable (run the script again after an interruption):
 1. Morris screening of the fourteen guesses in ``examples/national-morris.yaml``.
 2. Sobol indices of the eight guesses with the largest mu* (each metric's mu* scaled
    by its largest, then the largest over the metrics), written to
-   ``examples/national-sobol.yaml`` with the same ranges, 16 base samples and one
+   ``examples/national-sobol.yaml`` with the same ranges, 64 base samples and one
    replicate (the screening's two replicates measure the seed noise).
 
 Writes the figures to ``docs/img/sensitivity/`` and prints the tables and readings
@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MORRIS = ROOT / "examples" / "national-morris.yaml"
 SOBOL = ROOT / "examples" / "national-sobol.yaml"
 TOP = 8
-SOBOL_SAMPLES = 16
+SOBOL_SAMPLES = 64
 
 
 def run(file: Path, store: Path, workers: int | None):

@@ -171,8 +171,15 @@ def sensitivity_figures(found: list[Any], directory: Path) -> list[Path]:
             ax.legend(fontsize=8)
         else:
             ax.errorbar(t["mu_star"], t["sigma"], xerr=t["mu_star_conf"], fmt="o", ms=4)
+            still = []
             for name, a, b in t.select("parameter", "mu_star", "sigma").iter_rows():
-                ax.annotate(name, (a, b), fontsize=7)
+                if a > 0:
+                    ax.annotate(name, (a, b), fontsize=7)
+                else:
+                    still.append(name)
+            if still:  # one label for the parameters piled at the origin
+                ax.annotate(f"no effect: {len(still)} parameters", (0, 0), fontsize=7,
+                            xytext=(4, 8), textcoords="offset points")  # fmt: skip
             ax.set_xlabel("mu* (mean absolute elementary effect)")
             ax.set_ylabel("sigma (interaction or non-linearity)")
         if ind.floor is not None and ind.method == "sobol":
