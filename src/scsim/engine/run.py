@@ -7,6 +7,7 @@ options; this module owns them.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -23,7 +24,7 @@ from scsim.engine.result import Run, WorldRun, world_run
 from scsim.errors import OptionError
 from scsim.metrics.frames import agents_frame, daily_frame, summary, transitions_frame
 from scsim.metrics.names import stock_names
-from scsim.population import build_population
+from scsim.population import Population, build_population
 from scsim.population.build import MAX_POPULATION
 from scsim.regime import Regime
 from scsim.world import World, load
@@ -37,7 +38,7 @@ Progress = Callable[[int, int], None]
 
 def simulate(
     regime: Regime | World | str | Path,
-    population: int | None = None,
+    population: int | Population | None = None,
     days: int = 365,
     seed: int = 0,
     *,
@@ -85,13 +86,17 @@ def simulate(
             regime, population, days, seed, threads, chunk_size, progress, keep_events,
             keep_agents,
         )  # fmt: skip
-    population = default_population(regime, population)
+    built = population if isinstance(population, Population) else None
+    population = built.n if built is not None else default_population(regime, population)
     _check_options(population, days, seed, threads, chunk_size)
     check_fits(regime, population, days, keep_events)
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     with _numba_threads(threads), _compile_timer() as compiling:
-        pop = build_population(regime, population, seed)
+        if built is not None:  # distancing drops ties in ``indices``: the run gets a copy
+            pop = dataclasses.replace(built, indices=built.indices.copy())
+        else:
+            pop = build_population(regime, population, seed)
         compiled = compile_regime(regime, population)
         t1 = time.perf_counter()
         sim = DayLoop(regime, compiled, pop, seed, chunk_size or DEFAULT_CHUNK, keep_events)
