@@ -32,7 +32,7 @@ from scsim.web.app import MAX_BODY, create_app
 from scsim.web.command import _check_port, _is_loopback
 from scsim.web.form import fields
 from scsim.web.views import regime_diff
-from scsim.web.worker import load_source, simulate_streaming
+from scsim.web.worker import load_source
 
 with warnings.catch_warnings():  # starlette's note that it prefers httpx2 to httpx
     warnings.simplefilter("ignore")
@@ -166,28 +166,30 @@ def test_streamed_days_are_the_stored_days(client) -> None:
     assert stored.regime.rules[0].points == -7
 
 
-def test_the_streaming_loop_gives_simulates_run() -> None:
+def test_on_day_streams_the_rows_of_the_run_it_returns() -> None:
     regime = scsim.load_regime(str(CAMERA_CITY))
-    direct = scsim.simulate(regime, population=3000, days=30, seed=4)
-
-    class Sink:
-        def start(self, names):
-            self.names = names
-
-    seen = []
-    streamed = simulate_streaming(
-        regime,
-        3000,
-        30,
-        4,
-        {"keep_events": True, "keep_agents": True},
-        Sink(),
-        lambda day, row: seen.append(day),
+    seen: list[tuple[int, dict]] = []
+    run = scsim.simulate(
+        regime, population=3000, days=30, seed=4, on_day=lambda d, m: seen.append((d, m))
     )
-    assert seen == list(range(30))
-    assert streamed.daily.equals(direct.daily)
-    assert streamed.agents.equals(direct.agents)
-    assert streamed.events.equals(direct.events)
+    assert [d for d, _ in seen] == list(range(30))
+    everyone = run.daily.filter(pl.col("group") == "all").sort("day").drop("day", "group")
+    assert list(seen[0][1]) == everyone.columns
+    assert everyone.fill_nan(None).rows() == [_no_nan(m) for _, m in seen]
+
+
+def test_on_day_streams_a_worlds_columns() -> None:
+    seen: list[dict] = []
+    run = scsim.simulate(
+        "china-2018", population=2000, days=5, seed=1, on_day=lambda d, m: seen.append(m)
+    )
+    everyone = run.daily.filter(pl.col("group") == "all").sort("day").drop("day", "group")
+    assert list(seen[0]) == everyone.columns
+    assert everyone.fill_nan(None).rows() == [_no_nan(m) for m in seen]
+
+
+def _no_nan(metrics: dict) -> tuple:
+    return tuple(None if v != v else v for v in metrics.values())
 
 
 def test_a_world_streams_its_progress_and_stores_its_run(client) -> None:
@@ -294,7 +296,7 @@ def test_a_population_too_big_for_memory_fails_with_the_memory_check(client) -> 
     job = submit(client, regime="national", population=2_000_000_000, days=1)
     failed = wait(client, job["id"], timeout=300)
     assert failed["state"] == "failed"
-    assert failed["error"].startswith("population: 2,000,000,000 agents of national need about")
+    assert failed["error"].startswith("population: 2,000,000,000 agents of national for 1 day")
 
 
 # -------------------------------------------------------- stored runs and views
@@ -345,7 +347,8 @@ def test_downloads_come_from_the_store(client, pair) -> None:
     assert f"{run_id}.daily.parquet" in parquet.namelist()
     daily = pl.read_parquet(parquet.read(f"{run_id}.daily.parquet"))
     with scsim.open_store(client.store, read_only=True) as s:
-        assert daily.height == s.load(run_id).daily.height * (s.load(run_id).daily.width - 2)
+        stored = s.load(run_id).daily
+    assert daily.drop("run_id", strict=False).equals(stored)  # the export's form: run.daily's
 
 
 def test_the_page_and_plotly_are_served_locally(client) -> None:

@@ -232,8 +232,6 @@ class Pool:
             replicate, first, rows = rest
             job.batches.append((replicate, first, rows))
             job.replicate, job.day = replicate, first + len(rows)
-        elif kind == "tick":
-            job.replicate, job.day = rest
         elif kind == "saved":
             job.run_ids.append(rest[0])
         elif kind == "end":

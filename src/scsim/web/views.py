@@ -19,7 +19,7 @@ def comparison(a: list[Run], b: list[Run]) -> dict[str, Any]:
     from scsim.report.multi import comparison_part
 
     result = scsim.compare(a, b)
-    part = comparison_part([a[0], b[0]])
+    part = comparison_part([a, b])
     sections = [
         {
             "title": section.title,
@@ -44,26 +44,9 @@ def comparison(a: list[Run], b: list[Run]) -> dict[str, Any]:
 
 
 def regime_diff(a: Any, b: Any) -> list[dict[str, Any]]:
-    """Every dotted key whose value differs between two regimes (or worlds)."""
-    left, right = _flat(a.model_dump(mode="json")), _flat(b.model_dump(mode="json"))
-    keys = list(dict.fromkeys([*left, *right]))
-    missing = "(absent)"
-    return [
-        {"key": k, "a": left.get(k, missing), "b": right.get(k, missing)}
-        for k in keys
-        if left.get(k, missing) != right.get(k, missing)
-    ]
+    """Every dotted key whose value differs between two regimes (or worlds), as
+    ``scsim compare`` lists them (``analysis.compare.regime_diff``)."""
+    from scsim.analysis.compare import regime_diff as leaves
 
-
-def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(value, dict) and value:
-        out: dict[str, Any] = {}
-        for k, v in value.items():
-            out.update(_flat(v, f"{prefix}{k}."))
-        return out
-    if isinstance(value, list) and value and isinstance(value[0], dict | list):
-        out = {}
-        for i, v in enumerate(value):
-            out.update(_flat(v, f"{prefix}{i}."))
-        return out
-    return {prefix.rstrip("."): value}
+    dump_a, dump_b = a.model_dump(mode="json"), b.model_dump(mode="json")
+    return [{"key": k, "a": va, "b": vb} for k, va, vb in leaves(dump_a, dump_b)]

@@ -15,11 +15,7 @@ import math
 import sys
 import time
 import traceback
-from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
-
-import numpy as np
 
 from scsim.errors import ScsimError
 
@@ -30,8 +26,6 @@ FLUSH_EVERY = 0.05
 SAVE_PATIENCE = 120.0
 #: Runs of at most this many agents keep their per-agent frames (as the CLI does).
 PER_AGENT_LIMIT = 10_000_000
-
-OnDay = Callable[[int, list[float]], None]
 
 
 class Cancelled(Exception):
@@ -120,78 +114,27 @@ def load_source(job: dict):
 
 
 def _one_run(job: dict, regime, k: int, results, cancel):
-    """Replicate ``k`` of the job, its days streamed to ``results`` as they finish."""
-    from scsim.regime import Regime
+    """Replicate ``k`` of the job, its days streamed to ``results`` as they finish
+    (a world's too: the operators' metrics under their prefixed names)."""
+    import scsim
 
     job_id, days = job["id"], job["days"]
     sender = _Sender(results, job_id, k)
 
-    def on_day(day: int, row: list[float]) -> None:
-        sender.add(day, row)
+    def on_day(day: int, metrics: dict[str, float]) -> None:
+        if day == 0:
+            sender.start(list(metrics))
+        sender.add(day, list(metrics.values()))
         if cancel.is_set():
             raise Cancelled
 
     small = job["population"] <= PER_AGENT_LIMIT
     keep = {"keep_events": small, "keep_agents": small}
-    seed = job["seed"] + k
-    if isinstance(regime, Regime):
-        run = simulate_streaming(regime, job["population"], days, seed, keep, sender, on_day)
-    else:
-        run = _simulate_world(regime, job["population"], days, seed, keep, sender, cancel)
-    sender.flush()
-    return run
-
-
-def simulate_streaming(regime, population: int, days: int, seed: int, keep, sender, on_day):
-    """``scsim.simulate`` for one regime, calling ``on_day(day, metrics of everyone)``
-    after each day. It mirrors ``engine.run.simulate``'s loop because the engine's
-    progress callback reports day counts, not the day's metrics."""
-    from scsim.engine import run as driver
-    from scsim.engine.compile import compile_regime
-    from scsim.engine.day import DayLoop
-    from scsim.engine.memory import check_fits
-    from scsim.population import build_population
-
-    driver._check_options(population, days, seed, None, None)
-    check_fits(regime, population)
-    started = datetime.now(UTC)
-    t0 = time.perf_counter()
-    pop = build_population(regime, population, seed)
-    compiled = compile_regime(regime, population)
-    t1 = time.perf_counter()
-    sim = DayLoop(regime, compiled, pop, seed, driver.DEFAULT_CHUNK, keep["keep_events"])
-    sender.start(list(sim.names))
-    daily = np.empty((days, len(regime.groups) + 1, len(sim.names)))
-    for day in range(days):
-        daily[day] = sim.step(day)
-        on_day(day, daily[day, 0].tolist())
-    t2 = time.perf_counter()
-    params = driver._params(None, None, t0, t1, t2)
-    return driver._operator_run(
-        sim, daily, seed, days, started, t2 - t0, params, keep["keep_agents"]
-    )
-
-
-def _simulate_world(world, population: int, days: int, seed: int, keep, sender, cancel):
-    """A world runs through ``scsim.simulate``: its progress moves day by day, and its
-    metrics arrive when it ends."""
-    import polars as pl
-
-    import scsim
-
-    def progress(done: int, total: int) -> None:
-        sender.tick(done)
-        if cancel.is_set():
-            raise Cancelled
-
     run = scsim.simulate(
-        world, population=population, days=days, seed=seed, progress=progress, **keep
-    )
-    everyone = run.daily.filter(pl.col("group") == "all").drop("group").sort("day")
-    names = [c for c in everyone.columns if c != "day"]
-    sender.start(names)
-    for day, *row in everyone.iter_rows():
-        sender.add(int(day), [float(v) for v in row])
+        regime, population=job["population"], days=days, seed=job["seed"] + k,
+        on_day=on_day, **keep,
+    )  # fmt: skip
+    sender.flush()
     return run
 
 
@@ -206,12 +149,6 @@ class _Sender:
 
     def start(self, names: list[str]) -> None:
         self.results.put(("names", self.job_id, self.replicate, names))
-
-    def tick(self, done: int) -> None:
-        """Progress without points (a world's days)."""
-        if time.monotonic() - self.last >= FLUSH_EVERY:
-            self.results.put(("tick", self.job_id, self.replicate, done))
-            self.last = time.monotonic()
 
     def add(self, day: int, row: list[float]) -> None:
         if not self.rows:
