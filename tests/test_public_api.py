@@ -16,6 +16,7 @@ EXPORTED = [
     "__version__",
     "builtin_regimes",
     "builtin_worlds",
+    "calibrate",
     "compare",
     "load",
     "load_regime",

@@ -11,6 +11,7 @@ Synthetic citizens only: scsim never reads, identifies, scores or ranks a real p
         store.save(run)
     scsim.compare(run, other_run)    # paired, agent by agent (same population, days, seed)
     scsim.sweep("experiment.yaml")   # a parameter sweep on Ray, into the store
+    scsim.calibrate("targets.yaml", output="calibrated.yaml")   # a posterior, on Ray
 
 The names below are the whole public API (``tests/test_public_api.py`` holds the
 list). They are imported on first use, so ``import scsim`` stays quick: the engine
@@ -29,6 +30,7 @@ from scsim.errors import ScsimError
 
 if TYPE_CHECKING:
     from scsim.analysis.compare import compare
+    from scsim.calibration import calibrate
     from scsim.engine.result import Run, WorldRun
     from scsim.engine.run import simulate
     from scsim.experiment import sweep
@@ -50,6 +52,7 @@ __all__ = [
     "__version__",
     "builtin_regimes",
     "builtin_worlds",
+    "calibrate",
     "compare",
     "load",
     "load_regime",
@@ -72,6 +75,7 @@ _LAZY = {
     "load_world": ("scsim.world", "load_world"),
     "builtin_worlds": ("scsim.world", "builtin_world_names"),
     "sweep": ("scsim.experiment", "sweep"),
+    "calibrate": ("scsim.calibration", "calibrate"),
 }
 
 

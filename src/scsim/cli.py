@@ -1027,6 +1027,10 @@ from scsim.experiment.cli import register  # noqa: E402  (sweep, sensitivity)
 
 register(app)
 
+from scsim.calibration.cli import register as register_calibrate  # noqa: E402
+
+register_calibrate(app)
+
 
 def main() -> None:
     """Entry point of the ``scsim`` script."""
