@@ -181,10 +181,13 @@ class Posterior:
 
 def posterior(
     em: Emulators, priors: list[Prior], observed: np.ndarray, sigma: np.ndarray,
-    candidates: int, particles: int, rng: np.random.Generator,
+    cutoff: float, candidates: int, particles: int, rng: np.random.Generator,
 ) -> Posterior:  # fmt: skip
-    """ABC on the emulators: prior draws weighted by the Gaussian kernel."""
-    unit = rng.random((candidates, len(priors)))
+    """ABC on the emulators: prior draws weighted by the Gaussian kernel. The draws
+    are taken from the part of the prior not ruled out (implausibility below the
+    cutoff: the kernel's weight elsewhere is negligible), so a narrow posterior still
+    gets thousands of draws rather than a handful."""
+    unit = _not_ruled_out(em, len(priors), observed, sigma, cutoff, candidates, rng)
     ll = log_likelihood(em, unit, observed, sigma)
     w = np.exp(ll - ll.max())
     w /= w.sum()
@@ -192,3 +195,25 @@ def posterior(
     best = values[np.argmax(ll + log_prior(priors, values))]
     pick = rng.choice(len(w), size=particles, replace=True, p=w)
     return Posterior(unit, values, w, values[pick], best, float(1.0 / np.sum(w**2)))
+
+
+#: Most prior draws screened for the posterior, in rounds of ``candidates``.
+ROUNDS = 40
+
+
+def _not_ruled_out(
+    em: Emulators, d: int, observed: np.ndarray, sigma: np.ndarray, cutoff: float,
+    candidates: int, rng: np.random.Generator,
+) -> np.ndarray:  # fmt: skip
+    """``candidates`` prior draws not ruled out (fewer if ``ROUNDS`` rounds of draws
+    do not find them; all the last round's if none is left)."""
+    kept: list[np.ndarray] = []
+    found = 0
+    for _ in range(ROUNDS):
+        cand = rng.random((candidates, d))
+        keep = cand[implausibility(em, cand, observed, sigma) < cutoff]
+        kept.append(keep)
+        found += len(keep)
+        if found >= candidates:
+            break
+    return np.vstack(kept)[:candidates] if found else cand

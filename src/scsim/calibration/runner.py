@@ -23,7 +23,7 @@ import numpy as np
 from scsim.calibration import method, tables
 from scsim.calibration.load import Calibration, load_targets
 from scsim.calibration.measure import measure_all
-from scsim.errors import OptionError
+from scsim.errors import OptionError, ScsimError
 from scsim.experiment import design
 from scsim.experiment.runner import MAX_WORKERS, _actors, _execute, _shutdown, _start_ray
 from scsim.experiment.worker import Task
@@ -162,16 +162,12 @@ def _calibrate(cal: Calibration, s: Any, pool: _Pool) -> CalibrationResult:
                 rows.append([figs[n] for n in names])
                 point.append(base + p)
         units.extend(pts)
+        if not rows:
+            raise ScsimError(f"{cal.where}: every run of wave {w + 1} failed (see the store's "
+                             "calibration_runs table for why)")  # fmt: skip
         em = method.fit(np.array(units), np.array(rows), np.array(point), spec.seed)
-    post = method.posterior(
-        em,
-        priors,
-        observed,
-        sigma,
-        m.candidates,
-        PARTICLES,
-        np.random.default_rng([spec.seed, 9_999]),
-    )
+    rng = np.random.default_rng([spec.seed, 9_999])
+    post = method.posterior(em, priors, observed, sigma, m.cutoff, m.candidates, PARTICLES, rng)
     predictive = _predictive(cal, s, pool, post, m.waves)
     run_sd = dict(zip(names, np.sqrt(em.noise), strict=True))
     predicted = [
