@@ -147,3 +147,25 @@ def test_bad_targets_files_get_one_message_and_exit_2(folder, tmp_path, old, new
     out = CliRunner().invoke(app, ["calibrate", str(path), "--store", str(tmp_path / "s.db")])
     assert out.exit_code == 2, out.output
     assert "Traceback" not in out.output
+
+
+def test_a_figure_reads_a_day_a_window_a_product_and_a_scale(tmp_path) -> None:
+    import polars as pl
+
+    from scsim.calibration.schema import Figure
+
+    daily = pl.DataFrame(
+        {"day": [0, 1, 2, 0, 1, 2], "group": ["all"] * 3 + ["g"] * 3,
+         "listed": [1.0, 2.0, 4.0, 9.0, 9.0, 9.0]}
+    )  # fmt: skip
+    regime = scsim.load_regime(_regime(tmp_path))
+    base = {"metric": "listed", "value": 1.0, "sd": 1.0, "source": "s"}
+    assert measure(daily, Figure(**base, at=1), regime, 10) == 2.0
+    assert measure(daily, Figure(**base, over=[1, 3]), regime, 10) == 6.0
+    times = Figure(**base, over=[0, 3], times="behaviours.x.rate", scale="per_capita")
+    assert measure(daily, times, regime, 10) == pytest.approx(7 * 0.02 / 10)
+
+
+def _regime(folder: Path) -> Path:
+    (folder / "poisson.yaml").write_text(REGIME, encoding="utf-8")
+    return folder / "poisson.yaml"

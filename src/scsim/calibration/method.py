@@ -85,9 +85,16 @@ class Emulators:
 def fit(unit: np.ndarray, runs: np.ndarray, point: np.ndarray, seed: int) -> Emulators:
     """Emulators of the replicate means. ``unit``: one row per point; ``runs``: one
     row per run (targets as columns), ``point[i]`` the point of run i."""
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.gaussian_process import GaussianProcessRegressor
-    from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+    try:
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.gaussian_process import GaussianProcessRegressor
+        from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+    except ImportError:
+        from scsim.errors import ScsimError
+
+        raise ScsimError(
+            "scsim calibrate needs scikit-learn (allowed: pip install 'scsim[calibrate]')"
+        ) from None
 
     k = len(unit)
     means = np.vstack([runs[point == i].mean(axis=0) for i in range(k)])

@@ -148,10 +148,11 @@ def markdown(result: CalibrationResult) -> str:
         if not rows:
             continue
         lines += ["", f"## {title}", "",
-                  "| figure | reported ± sd | predictive median | 90% interval | verdict |",
-                  "|---|---:|---:|---:|---|"]  # fmt: skip
+                  "| figure | reported ± sd | one run's sd | predictive median | 90% interval "
+                  "| verdict |", "|---|---:|---:|---:|---:|---|"]  # fmt: skip
         for p in rows:
-            lines.append(f"| {p.name} | {g(p.value)} ± {g(p.sigma)} | {g(p.median)} | "
+            noise = "" if p.run_sd != p.run_sd else g(p.run_sd)  # nan: not emulated
+            lines.append(f"| {p.name} | {g(p.value)} ± {g(p.sigma)} | {noise} | {g(p.median)} | "
                          f"{g(p.low)} to {g(p.high)} | {p.verdict} |")  # fmt: skip
     return "\n".join(lines) + "\n"
 
