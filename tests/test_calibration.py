@@ -169,3 +169,15 @@ def test_a_figure_reads_a_day_a_window_a_product_and_a_scale(tmp_path) -> None:
 def _regime(folder: Path) -> Path:
     (folder / "poisson.yaml").write_text(REGIME, encoding="utf-8")
     return folder / "poisson.yaml"
+
+
+def test_a_built_in_regime_is_never_overwritten(folder) -> None:
+    from importlib import resources
+
+    builtin = Path(str(resources.files("scsim.regime").joinpath("builtin", "poisson.yaml")))
+    out = CliRunner().invoke(
+        app, ["calibrate", str(folder / "targets.yaml"), "-o", str(builtin),
+              "--store", str(folder / "other.duckdb")],
+    )  # fmt: skip
+    assert out.exit_code == 2 and "a built-in regime" in out.output
+    assert not builtin.exists()
