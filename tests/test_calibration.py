@@ -181,3 +181,20 @@ def test_a_built_in_regime_is_never_overwritten(folder) -> None:
     )  # fmt: skip
     assert out.exit_code == 2 and "a built-in regime" in out.output
     assert not builtin.exists()
+
+
+def test_an_interrupted_calibration_resumes_to_the_same_posterior(result, folder) -> None:
+    class Stop(Exception):
+        pass
+
+    def stop_in_wave_two(stage: str, done: int, total: int) -> None:
+        if stage == "wave 2" and done >= 3:
+            raise Stop
+
+    store = folder / "killed.duckdb"
+    with pytest.raises(Stop):
+        scsim.calibrate(folder / "targets.yaml", store=store, progress=stop_in_wave_two)
+    resumed = scsim.calibrate(folder / "targets.yaml", store=store, resume=True)
+    assert 0 < resumed.ran < resumed.runs
+    assert (resumed.quantiles == result.quantiles).all()
+    assert resumed.best == result.best
