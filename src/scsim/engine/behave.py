@@ -1,10 +1,21 @@
 """Behave: each agent's true events of the day, whatever the regime watches.
 
-The events of one population are the same for every regime run with the same seed and
-behaviours (common random numbers): they depend on (seed, day, agent) and the rates,
-never on observers or rules. Events are packed into one int64 each (agent, behaviour,
-observer slot, index of the event in the agent's day) so the sparse stages that follow
-move one array.
+Each behaviour is its own Poisson stream, drawn from a hash of (seed, day, agent, the
+behaviour's name): a behaviour's true events depend on its own rate, spread and the
+agent's group, never on the other behaviours' rates, their order in the file or their
+number (common random numbers, so a sweep over one rate or a regime that adds a
+behaviour is a paired comparison). Nor do they depend on observers or rules.
+
+Responses (deterrence, chilling, displacement, gaming; ``engine.respond``) are thinning
+on top of these base draws: an event of a responding behaviour b is kept with chance
+m(i, b), the agent's multiplier, from a draw of its own, so two runs that differ only
+in a response still pair event by event.
+
+Events are packed into one int64 each (agent, behaviour, observer slot, index of the
+event in the agent's day of that behaviour) so the sparse stages that follow move one
+array. An agent's own events of b have indices 0, 1, ...; events displaced into b and
+bots' events of b come after ``max_count``, so every (agent, behaviour, index) is one
+event and observers key their draws by it (``event_key``).
 """
 
 from __future__ import annotations
@@ -13,6 +24,7 @@ import numpy as np
 from numba import njit, prange
 
 from scsim.engine import rng
+from scsim.engine.respond import NONE, multiplier
 from scsim.population.build import agent_rate
 
 _SHIFT_AGENT = np.int64(32)
@@ -21,6 +33,12 @@ _SHIFT_OBS = np.int64(16)
 _BYTE = np.int64(0xFF)
 _WORD = np.int64(0xFFFF)
 _EVENT_STRIDE = np.uint64(0xD1B54A32D192ED03)
+# Sub-streams of a behaviour's own draws (``event_key``'s third term), beside its count.
+_K_THIN = np.uint64(1 << 32)
+_K_DETECT = np.uint64(1 << 33)
+_K_BOT = np.uint64(1 << 34)
+#: Agents whose early-exit draws are made together, one behaviour at a time (SIMD).
+TILE = 64
 
 
 @njit(inline="always", cache=True)
@@ -60,79 +78,143 @@ def poisson_count(u, lam, max_count):
 
 @njit(parallel=True, cache=True)
 def behave(
-    key_b,
-    chunk,
-    group,
-    lam_total,
-    lam_group,
-    rates,
-    beh_col,
-    max_count,
-    true_counts,
-    out,
-    out_n,
-):
-    """Draw each agent's true events of the day, packed as (agent, behaviour, index).
+    key_b, day, chunk, group, lam_total, lam_group, rates, beh_col, beh_key, order,
+    max_count, resp, true_counts, out, out_n,
+):  # fmt: skip
+    """Draw each agent's true events of the day, packed (agent, behaviour, index).
 
-    An agent's events of all behaviours form one Poisson stream of rate ``lam_total``
-    (the sum of its rates); each event is then one behaviour with chance proportional
-    to its rate. This is the same law as one Poisson count per behaviour, but costs one
-    draw per agent-day instead of one per behaviour: most agents do nothing on most days.
-
-    An agent's own rates (``rates``, ``population.Rates``) are computed only on the days
-    it has an event, and only up to the behaviour the event turns out to be.
-
+    ``rates`` (``population.Rates``) gives an agent's own rate of a behaviour with
+    spread, from the kept table or derived again; ``order`` is the order the
+    behaviours' events of one agent are listed in (by name key, not file order);
+    ``resp`` the response tables (``respond.Responses.tables``, or ``respond.inert``).
     Writes per-block true event counts by (group, behaviour) and the events into
     per-block buffers; ``out_n`` may exceed the buffer width, which tells the driver to
     retry with wider buffers.
     """
     n = group.size
-    n_beh = lam_group.shape[1]
-    width = out.shape[1]
-    per_agent = lam_total.size == n
-    rkey, rlam, rsig, rkeys, rtable = rates  # unpacked once: no tuple reads in the loop
     true_counts[:] = 0
     for blk in prange(out.shape[0]):
-        c = 0
-        for i in range(blk * chunk, min(n, (blk + 1) * chunk)):
+        out_n[blk] = _block(
+            key_b, day, blk * chunk, min(n, (blk + 1) * chunk), group, lam_total, lam_group,
+            rates, beh_col, beh_key, order, max_count, resp, true_counts[blk], out[blk],
+        )  # fmt: skip
+
+
+@njit(cache=True)
+def _block(
+    key_b, day, start, stop, group, lam_total, lam_group, rates, beh_col, beh_key, order,
+    max_count, resp, counts, out,
+):  # fmt: skip
+    """One block of agents, a tile at a time: the tile's early-exit draws together, then
+    the few agents with a possible event one by one."""
+    kind, gmult, sens, memory, pts, dcol, chill_src, chill_share, displace = resp[:9]
+    perc, stamp, bots, game_rate, game_detect, gamed = resp[9:]
+    rkey, rlam, rsig, rkeys, rtable = rates  # unpacked once: no tuple reads in the loop
+    n_beh, width = beh_key.size, out.size
+    has_bots = bots.size == group.size
+    extras = has_bots or (displace >= 0).any()
+    gmax = np.zeros(n_beh)
+    for b in range(n_beh):
+        for g in range(lam_group.shape[0]):
+            gmax[b] = max(gmax[b], lam_group[g, b])
+    base = np.empty(TILE, dtype=np.uint64)
+    hits = np.empty(TILE, dtype=np.uint64)
+    extra = np.zeros(n_beh, dtype=np.int64)  # events displaced into b, or by bots
+    c = 0
+    for s in range(start, stop, TILE):
+        m = min(TILE, stop - s)
+        _tile_hits(key_b, s, m, lam_total, beh_col, beh_key, gmax, base, hits)
+        for j in range(m):
+            i = s + j
+            botted = has_bots and bots[i] != 0
+            if hits[j] == 0 and not botted:
+                continue
             g = group[i]
-            total = lam_total[i] if per_agent else lam_total[g]
-            base = rng.agent_base(key_b, i)
-            count = poisson_count(rng.unit(rng.draw(base, np.uint64(0))), total, max_count)
-            for e in range(count):
-                target = rng.unit(rng.draw(base, np.uint64(e + 1))) * total
-                b = which_behaviour(
-                    target, i, g, n_beh, beh_col, rkey, rlam, rsig, rkeys, rtable, lam_group
-                )
-                true_counts[blk, g, b] += 1
-                if c < width:
-                    out[blk, c] = pack(i, b, 0, e)
-                c += 1
-        out_n[blk] = c
+            if extras:
+                extra[:] = 0
+            for q in range(n_beh):
+                b = order[q]
+                if not (hits[j] >> np.uint64(b & 63)) & np.uint64(1):
+                    continue
+                col = beh_col[b]
+                if col < 0:
+                    lam = lam_group[g, b]
+                elif rtable.shape[0] > 0:
+                    lam = np.float64(rtable[i, col])
+                else:
+                    lam = np.float64(agent_rate(rkey, rlam, rsig, rkeys, i, g, col))
+                kb = beh_key[b]
+                k = poisson_count(rng.unit(rng.draw(base[j], kb)), lam, max_count)
+                for e in range(k):
+                    d, idx = b, e
+                    if kind[b] != NONE:
+                        mult = multiplier(
+                            i, b, day, kind, gmult, sens, memory, pts, dcol, chill_src,
+                            chill_share, perc, stamp,
+                        )  # fmt: skip
+                        if rng.unit(rng.draw(base[j], event_key(kb, e, _K_THIN))) >= mult:
+                            d = displace[b]
+                            if d < 0 or extra[d] >= max_count:
+                                continue  # deterred: it does not happen
+                            idx = max_count + extra[d]
+                            extra[d] += 1
+                    counts[g, d] += 1
+                    if c < width:
+                        out[c] = pack(i, d, 0, idx)
+                    c += 1
+            if botted:
+                c = _bots(
+                    i, g, base[j], bots[i], gamed, game_rate, game_detect, beh_key,
+                    max_count, extra, counts, out, c,
+                )  # fmt: skip
+    return c
 
 
 @njit(inline="always", cache=True)
-def which_behaviour(target, i, g, n_beh, beh_col, rkey, rlam, rsig, rkeys, rtable, lam_group):
-    """The behaviour an event is, given ``target`` uniform in [0, the agent's total rate):
-    each behaviour takes the slice of its own rate (the last takes what rounding
-    leaves). An agent's own rates are read from the kept table, or derived from the
-    generator here: the same float32 values the population's total was summed from."""
-    b = 0
-    acc = 0.0
-    kept = rtable.shape[0] > 0
-    while b < n_beh - 1:
-        col = beh_col[b]
-        if col >= 0:
-            if kept:
-                acc += np.float64(rtable[i, col])
-            else:
-                acc += np.float64(agent_rate(rkey, rlam, rsig, rkeys, i, g, col))
-        else:
-            acc += lam_group[g, b]
-        if target < acc:
-            break
-        b += 1
-    return b
+def _tile_hits(key_b, s, m, lam_total, beh_col, beh_key, gmax, base, hits):
+    """Bit b of ``hits[j]`` is set when agent s + j may have an event of behaviour b
+    today: its uniform falls below a bound of its rate (the group's largest rate, or
+    the agent's total rate for a behaviour with spread). Below the bound the exact
+    rate decides; above it no rate gives an event. One behaviour at a time over the
+    tile, so the hashes run in SIMD lanes."""
+    for j in range(m):
+        base[j] = rng.agent_base(key_b, s + j)
+        hits[j] = 0
+    for b in range(beh_key.size):
+        kb = beh_key[b]
+        bit = np.uint64(1) << np.uint64(b & 63)
+        if beh_col[b] >= 0:
+            for j in range(m):
+                if rng.unit(rng.draw(base[j], kb)) < lam_total[s + j]:
+                    hits[j] |= bit
+        elif gmax[b] > 0.0:
+            top = gmax[b]
+            for j in range(m):
+                if rng.unit(rng.draw(base[j], kb)) < top:
+                    hits[j] |= bit
+
+
+@njit(cache=True)
+def _bots(i, g, base, mine, gamed, game_rate, game_detect, beh_key, max_count, extra, counts, out, c):
+    """The events of agent i's bots: streams of their own, after its own events; a
+    ``detected`` share is discarded by the regime (it happens, it never scores)."""
+    width = out.size
+    for t in range(gamed.size):
+        if not (mine >> np.uint32(t)) & np.uint32(1):
+            continue
+        b = gamed[t]
+        kb = beh_key[b]
+        u = rng.unit(rng.draw(base, event_key(kb, 0, _K_BOT)))
+        k = poisson_count(u, game_rate[b], max_count - extra[b])
+        for _ in range(k):
+            idx = max_count + extra[b]
+            extra[b] += 1
+            counts[g, b] += 1
+            if rng.unit(rng.draw(base, event_key(kb, idx, _K_DETECT))) >= game_detect[b]:
+                if c < width:
+                    out[c] = pack(i, b, 0, idx)
+                c += 1
+    return c
 
 
 @njit(inline="always", cache=True)
