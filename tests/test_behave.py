@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scsim.engine.behave import poisson_count
@@ -16,6 +16,7 @@ def test_a_tiny_uniform_with_a_float32_rate_gives_a_small_count():
     assert poisson_count(7.0e-9, np.float32(9.887e-4), 32767) == 2
 
 
+@settings(deadline=None)  # the first call compiles
 @given(
     u=st.floats(0, 1, exclude_max=True),
     lam=st.floats(1e-9, 50),

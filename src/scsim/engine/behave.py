@@ -37,6 +37,7 @@ _EVENT_STRIDE = np.uint64(0xD1B54A32D192ED03)
 _K_THIN = np.uint64(1 << 32)
 _K_DETECT = np.uint64(1 << 33)
 _K_BOT = np.uint64(1 << 34)
+_S11 = np.uint64(11)
 #: Agents whose early-exit draws are made together, one behaviour at a time (SIMD).
 TILE = 64
 
@@ -105,25 +106,31 @@ def _block(
     key_b, day, start, stop, group, lam_total, lam_group, rates, beh_col, beh_key, order,
     max_count, resp, counts, out,
 ):  # fmt: skip
-    """One block of agents, a tile at a time: the tile's early-exit draws together, then
-    the few agents with a possible event one by one."""
+    """One block of agents, a tile at a time: the tile's early-exit draws together, the
+    exact rates of the few (agent, behaviour) pairs below their bound together, then
+    those agents' events one by one."""
     kind, gmult, sens, memory, pts, dcol, chill_src, chill_share, displace = resp[:9]
     perc, stamp, bots, game_rate, game_detect, gamed = resp[9:]
-    rkey, rlam, rsig, rkeys, rtable = rates  # unpacked once: no tuple reads in the loop
-    n_beh, width = beh_key.size, out.size
+    n_beh = beh_key.size
     has_bots = bots.size == group.size
+    per_agent = lam_total.size == group.size  # else one total per group, no spread
     extras = has_bots or (displace >= 0).any()
-    gmax = np.zeros(n_beh)
-    for b in range(n_beh):
-        for g in range(lam_group.shape[0]):
-            gmax[b] = max(gmax[b], lam_group[g, b])
+    top = _bounds(lam_group, rates[5], beh_col)
     base = np.empty(TILE, dtype=np.uint64)
     hits = np.empty(TILE, dtype=np.uint64)
+    thr = np.empty(TILE, dtype=np.int64)
+    pair_j = np.empty(TILE * n_beh, dtype=np.int64)
+    pair_b = np.empty(TILE * n_beh, dtype=np.int64)
+    pair_lam = np.empty(TILE * n_beh)
     extra = np.zeros(n_beh, dtype=np.int64)  # events displaced into b, or by bots
     c = 0
     for s in range(start, stop, TILE):
         m = min(TILE, stop - s)
-        _tile_hits(key_b, s, m, lam_total, beh_col, beh_key, gmax, base, hits)
+        _tile_hits(key_b, s, m, per_agent, lam_total, beh_col, beh_key, top, base, thr, hits)
+        n_pairs = _exact_rates(
+            s, m, hits, group, lam_group, rates, beh_col, order, pair_j, pair_b, pair_lam
+        )
+        p = 0
         for j in range(m):
             i = s + j
             botted = has_bots and bots[i] != 0
@@ -132,19 +139,11 @@ def _block(
             g = group[i]
             if extras:
                 extra[:] = 0
-            for q in range(n_beh):
-                b = order[q]
-                if not (hits[j] >> np.uint64(b & 63)) & np.uint64(1):
-                    continue
-                col = beh_col[b]
-                if col < 0:
-                    lam = lam_group[g, b]
-                elif rtable.shape[0] > 0:
-                    lam = np.float64(rtable[i, col])
-                else:
-                    lam = np.float64(agent_rate(rkey, rlam, rsig, rkeys, i, g, col))
+            while p < n_pairs and pair_j[p] == j:
+                b = pair_b[p]
                 kb = beh_key[b]
-                k = poisson_count(rng.unit(rng.draw(base[j], kb)), lam, max_count)
+                k = poisson_count(rng.unit(rng.draw(base[j], kb)), pair_lam[p], max_count)
+                p += 1
                 for e in range(k):
                     d, idx = b, e
                     if kind[b] != NONE:
@@ -159,7 +158,7 @@ def _block(
                             idx = max_count + extra[d]
                             extra[d] += 1
                     counts[g, d] += 1
-                    if c < width:
+                    if c < out.size:
                         out[c] = pack(i, d, 0, idx)
                     c += 1
             if botted:
@@ -170,32 +169,85 @@ def _block(
     return c
 
 
+@njit(cache=True)
+def _bounds(lam_group, rate_top, beh_col):
+    """Each behaviour's largest rate in the population, as a ``_threshold``."""
+    top = np.zeros(beh_col.size, dtype=np.int64)
+    for b in range(beh_col.size):
+        col = beh_col[b]
+        for g in range(lam_group.shape[0]):
+            lam = lam_group[g, b] if col < 0 else np.float64(rate_top[g, col])
+            top[b] = max(top[b], _threshold(lam))
+    return top
+
+
 @njit(inline="always", cache=True)
-def _tile_hits(key_b, s, m, lam_total, beh_col, beh_key, gmax, base, hits):
+def _threshold(lam):
+    """The integer t with ``unit(h) < lam`` exactly when ``h >> 11 < t``."""
+    return np.int64(np.ceil(min(np.float64(lam), 1.0) * 9007199254740992.0))
+
+
+@njit(inline="always", cache=True)
+def _tile_hits(key_b, s, m, per_agent, lam_total, beh_col, beh_key, top, base, thr, hits):
     """Bit b of ``hits[j]`` is set when agent s + j may have an event of behaviour b
-    today: its uniform falls below a bound of its rate (the group's largest rate, or
-    the agent's total rate for a behaviour with spread). Below the bound the exact
-    rate decides; above it no rate gives an event. One behaviour at a time over the
-    tile, so the hashes run in SIMD lanes."""
+    today: its uniform falls below a bound of its rate (the behaviour's largest rate in
+    the population, and for a behaviour with spread also the agent's total rate).
+    Below the bound the exact rate decides; above it no rate gives an event. One
+    behaviour at a time over the tile, integer compares, so the hashes run in SIMD
+    lanes."""
     for j in range(m):
         base[j] = rng.agent_base(key_b, s + j)
         hits[j] = 0
+        thr[j] = _threshold(lam_total[s + j]) if per_agent else 0
     for b in range(beh_key.size):
         kb = beh_key[b]
         bit = np.uint64(1) << np.uint64(b & 63)
         if beh_col[b] >= 0:
+            t = top[b]
             for j in range(m):
-                if rng.unit(rng.draw(base[j], kb)) < lam_total[s + j]:
+                if np.int64(rng.draw(base[j], kb) >> _S11) < min(thr[j], t):
                     hits[j] |= bit
-        elif gmax[b] > 0.0:
-            top = gmax[b]
+        elif top[b] > 0:
+            t = top[b]
             for j in range(m):
-                if rng.unit(rng.draw(base[j], kb)) < top:
+                if np.int64(rng.draw(base[j], kb) >> _S11) < t:
                     hits[j] |= bit
+
+
+@njit(inline="always", cache=True)
+def _exact_rates(s, m, hits, group, lam_group, rates, beh_col, order, pair_j, pair_b, pair_lam):
+    """The (agent, behaviour) pairs of the tile below their bound, agent by agent and in
+    ``order``, with the agent's exact rate of the behaviour. The pairs are listed
+    first and the table read after, in a loop of independent loads, so that the cache
+    misses overlap."""
+    rkey, rlam, rsig, rkeys, rtable = rates[:5]
+    n = 0
+    for j in range(m):
+        h = hits[j]
+        if h == 0:
+            continue
+        for q in range(order.size):
+            b = order[q]
+            if (h >> np.uint64(b & 63)) & np.uint64(1):
+                pair_j[n], pair_b[n] = j, b
+                n += 1
+    kept = rtable.shape[0] > 0
+    for p in range(n):
+        i, b = s + pair_j[p], pair_b[p]
+        col = beh_col[b]
+        if col < 0:
+            pair_lam[p] = lam_group[group[i], b]
+        elif kept:
+            pair_lam[p] = rtable[i, col]
+        else:
+            pair_lam[p] = agent_rate(rkey, rlam, rsig, rkeys, i, group[i], col)
+    return n
 
 
 @njit(cache=True)
-def _bots(i, g, base, mine, gamed, game_rate, game_detect, beh_key, max_count, extra, counts, out, c):
+def _bots(
+    i, g, base, mine, gamed, game_rate, game_detect, beh_key, max_count, extra, counts, out, c
+):
     """The events of agent i's bots: streams of their own, after its own events; a
     ``detected`` share is discarded by the regime (it happens, it never scores)."""
     width = out.size
