@@ -38,8 +38,18 @@ _K_THIN = np.uint64(1 << 32)
 _K_DETECT = np.uint64(1 << 33)
 _K_BOT = np.uint64(1 << 34)
 _S11 = np.uint64(11)
-#: Agents whose early-exit draws are made together, one behaviour at a time (SIMD).
+_K_SPARSE = np.uint64(0x5350415253450000)  # salts the keys of aligned tiles of agents
+# The lowest set bit of a word, by a de Bruijn multiply (bit scan forward).
+_DE_BRUIJN = np.uint64(0x03F79D71B4CB0A89)
+_S58 = np.uint64(58)
+_LOWEST = np.zeros(64, dtype=np.int64)
+_LOWEST[[((1 << q) * 0x03F79D71B4CB0A89 % 2**64) >> 58 for q in range(64)]] = np.arange(64)
+#: Agents whose early-exit draws are made together, one behaviour at a time (SIMD);
+#: tiles are aligned on multiples of TILE agent ids, whatever the chunks.
 TILE = 64
+#: A behaviour whose largest rate is below this is *sparse*: rather than a hash per
+#: agent, one hash per tile says whether any agent of the tile falls below that rate.
+SPARSE_BELOW = 1.0 / 256
 
 
 @njit(inline="always", cache=True)
@@ -108,77 +118,91 @@ def _block(
 ):  # fmt: skip
     """One block of agents, a tile at a time: the tile's early-exit draws together, the
     exact rates of the few (agent, behaviour) pairs below their bound together, then
-    those agents' events one by one."""
+    the events of those pairs, in agent order."""
     kind, gmult, sens, memory, pts, dcol, chill_src, chill_share, displace = resp[:9]
     perc, stamp, bots, game_rate, game_detect, gamed = resp[9:]
     n_beh = beh_key.size
     has_bots = bots.size == group.size
     per_agent = lam_total.size == group.size  # else one total per group, no spread
     extras = has_bots or (displace >= 0).any()
-    top = _bounds(lam_group, rates[5], beh_col)
+    top, scale, q, log1m = _bounds(lam_group, rates[5], beh_col)
+    sparse = np.flatnonzero(q >= 0.0)
+    rank = np.empty(n_beh, dtype=np.int64)  # bit rank[b] & 63 of ``hits`` is behaviour b
+    rank[order] = np.arange(n_beh)
     base = np.empty(TILE, dtype=np.uint64)
     hits = np.empty(TILE, dtype=np.uint64)
     thr = np.empty(TILE, dtype=np.int64)
-    pair_j = np.empty(TILE * n_beh, dtype=np.int64)
-    pair_b = np.empty(TILE * n_beh, dtype=np.int64)
-    pair_lam = np.empty(TILE * n_beh)
+    pair_j = np.empty(TILE * (n_beh + 1), dtype=np.int64)
+    pair_b = np.empty(TILE * (n_beh + 1), dtype=np.int64)
+    pair_lam = np.empty(TILE * (n_beh + 1))
     extra = np.zeros(n_beh, dtype=np.int64)  # events displaced into b, or by bots
     c = 0
-    for s in range(start, stop, TILE):
-        m = min(TILE, stop - s)
-        _tile_hits(key_b, s, m, per_agent, lam_total, beh_col, beh_key, top, base, thr, hits)
+    s = start
+    while s < stop:
+        m = min(TILE - s % TILE, stop - s)
+        _tile_hits(key_b, s, m, per_agent, lam_total, beh_col, beh_key, rank, top, base, thr, hits)
+        _sparse_hits(key_b, s, m, beh_key, rank, sparse, q, log1m, hits)
         n_pairs = _exact_rates(
-            s, m, hits, group, lam_group, rates, beh_col, order, pair_j, pair_b, pair_lam
-        )
-        p = 0
-        for j in range(m):
+            s, m, hits, group, lam_group, rates, beh_col, order, bots, pair_j, pair_b,
+            pair_lam,
+        )  # fmt: skip
+        last = -1
+        for p in range(n_pairs):
+            j, b = pair_j[p], pair_b[p]
             i = s + j
-            botted = has_bots and bots[i] != 0
-            if hits[j] == 0 and not botted:
-                continue
             g = group[i]
-            if extras:
+            if extras and j != last:
                 extra[:] = 0
-            while p < n_pairs and pair_j[p] == j:
-                b = pair_b[p]
-                kb = beh_key[b]
-                k = poisson_count(rng.unit(rng.draw(base[j], kb)), pair_lam[p], max_count)
-                p += 1
-                for e in range(k):
-                    d, idx = b, e
-                    if kind[b] != NONE:
-                        mult = multiplier(
-                            i, b, day, kind, gmult, sens, memory, pts, dcol, chill_src,
-                            chill_share, perc, stamp,
-                        )  # fmt: skip
-                        if rng.unit(rng.draw(base[j], event_key(kb, e, _K_THIN))) >= mult:
-                            d = displace[b]
-                            if d < 0 or extra[d] >= max_count:
-                                continue  # deterred: it does not happen
-                            idx = max_count + extra[d]
-                            extra[d] += 1
-                    counts[g, d] += 1
-                    if c < out.size:
-                        out[c] = pack(i, d, 0, idx)
-                    c += 1
-            if botted:
+            last = j
+            if b < 0:
                 c = _bots(
                     i, g, base[j], bots[i], gamed, game_rate, game_detect, beh_key,
                     max_count, extra, counts, out, c,
                 )  # fmt: skip
+                continue
+            kb = beh_key[b]
+            u = scale[b] * rng.unit(rng.draw(base[j], kb))
+            for e in range(poisson_count(u, pair_lam[p], max_count)):
+                d, idx = b, e
+                if kind[b] != NONE:
+                    mult = multiplier(
+                        i, b, day, kind, gmult, sens, memory, pts, dcol, chill_src,
+                        chill_share, perc, stamp,
+                    )  # fmt: skip
+                    if rng.unit(rng.draw(base[j], event_key(kb, e, _K_THIN))) >= mult:
+                        d = displace[b]
+                        if d < 0 or extra[d] >= max_count:
+                            continue  # deterred: it does not happen
+                        idx = max_count + extra[d]
+                        extra[d] += 1
+                counts[g, d] += 1
+                if c < out.size:
+                    out[c] = pack(i, d, 0, idx)
+                c += 1
+        s += m
     return c
 
 
 @njit(cache=True)
 def _bounds(lam_group, rate_top, beh_col):
-    """Each behaviour's largest rate in the population, as a ``_threshold``."""
-    top = np.zeros(beh_col.size, dtype=np.int64)
-    for b in range(beh_col.size):
+    """Each behaviour's largest rate in the population as a ``_threshold`` (0 for a
+    sparse one), the scale of its uniform (that rate when sparse, else 1), and for a
+    sparse one the chance q that some agent of a tile falls below it, and
+    log(1 - that rate) (q = -1 marks a dense one)."""
+    n_beh = beh_col.size
+    top = np.zeros(n_beh, dtype=np.int64)
+    scale, q, log1m = np.ones(n_beh), np.full(n_beh, -1.0), np.zeros(n_beh)
+    for b in range(n_beh):
         col = beh_col[b]
+        rmax = 0.0
         for g in range(lam_group.shape[0]):
-            lam = lam_group[g, b] if col < 0 else np.float64(rate_top[g, col])
-            top[b] = max(top[b], _threshold(lam))
-    return top
+            rmax = max(rmax, lam_group[g, b] if col < 0 else np.float64(rate_top[g, col]))
+        if rmax < SPARSE_BELOW:
+            scale[b], log1m[b] = rmax, np.log1p(-rmax)
+            q[b] = -np.expm1(TILE * log1m[b])
+        else:
+            top[b] = _threshold(rmax)
+    return top, scale, q, log1m
 
 
 @njit(inline="always", cache=True)
@@ -188,8 +212,8 @@ def _threshold(lam):
 
 
 @njit(inline="always", cache=True)
-def _tile_hits(key_b, s, m, per_agent, lam_total, beh_col, beh_key, top, base, thr, hits):
-    """Bit b of ``hits[j]`` is set when agent s + j may have an event of behaviour b
+def _tile_hits(key_b, s, m, per_agent, lam_total, beh_col, beh_key, rank, top, base, thr, hits):
+    """Bit ``rank[b]`` of ``hits[j]`` is set when agent s + j may have an event of behaviour b
     today: its uniform falls below a bound of its rate (the behaviour's largest rate in
     the population, and for a behaviour with spread also the agent's total rate).
     Below the bound the exact rate decides; above it no rate gives an event. One
@@ -201,13 +225,15 @@ def _tile_hits(key_b, s, m, per_agent, lam_total, beh_col, beh_key, top, base, t
         thr[j] = _threshold(lam_total[s + j]) if per_agent else 0
     for b in range(beh_key.size):
         kb = beh_key[b]
-        bit = np.uint64(1) << np.uint64(b & 63)
+        bit = np.uint64(1) << np.uint64(rank[b] & 63)
+        if top[b] == 0:
+            continue  # sparse (``_sparse_hits``), or never happens
         if beh_col[b] >= 0:
             t = top[b]
             for j in range(m):
                 if np.int64(rng.draw(base[j], kb) >> _S11) < min(thr[j], t):
                     hits[j] |= bit
-        elif top[b] > 0:
+        else:
             t = top[b]
             for j in range(m):
                 if np.int64(rng.draw(base[j], kb) >> _S11) < t:
@@ -215,26 +241,64 @@ def _tile_hits(key_b, s, m, per_agent, lam_total, beh_col, beh_key, top, base, t
 
 
 @njit(inline="always", cache=True)
-def _exact_rates(s, m, hits, group, lam_group, rates, beh_col, order, pair_j, pair_b, pair_lam):
+def _sparse_hits(key_b, s, m, beh_key, rank, sparse, q, log1m, hits):
+    """Sets the bits of the tile's agents whose uniform of a sparse behaviour b falls
+    below its largest rate r: with one hash per aligned tile of TILE agent ids, the
+    first such agent by inversion of a geometric law (none with chance (1 - r)^TILE),
+    then the next after geometric gaps. Each agent is below r with chance r, all
+    independently, as if it had drawn its own uniform; below r, its own draw scaled by
+    r is that uniform (``_block``)."""
+    a = s // TILE
+    for t in range(sparse.size):
+        b = sparse[t]
+        u = rng.unit(rng.draw(rng.agent_base(key_b ^ _K_SPARSE, a), beh_key[b]))
+        if u >= q[b]:
+            continue
+        tile = rng.agent_base(key_b ^ _K_SPARSE, a)
+        bit = np.uint64(1) << np.uint64(rank[b] & 63)
+        f = np.floor(np.log1p(-u) / log1m[b])
+        k = 0
+        while f < TILE:
+            j = a * TILE + np.int64(f) - s
+            if 0 <= j < m:
+                hits[j] |= bit
+            k += 1
+            u = rng.unit(rng.draw(tile, event_key(beh_key[b], k, 0)))
+            f += 1.0 + np.floor(np.log1p(-u) / log1m[b])
+
+
+@njit(inline="always", cache=True)
+def _exact_rates(
+    s, m, hits, group, lam_group, rates, beh_col, order, bots, pair_j, pair_b, pair_lam
+):  # fmt: skip
     """The (agent, behaviour) pairs of the tile below their bound, agent by agent and in
-    ``order``, with the agent's exact rate of the behaviour. The pairs are listed
-    first and the table read after, in a loop of independent loads, so that the cache
-    misses overlap."""
+    ``order`` (bit q of ``hits`` is behaviour ``order[q]``, and ``order[q + 64]``...),
+    with the agent's exact rate of the behaviour; an agent with bots gets a last pair
+    (agent, -1). The pairs are listed first and the rates read after, in a loop of
+    independent loads, so that the cache misses overlap."""
     rkey, rlam, rsig, rkeys, rtable = rates[:5]
+    has_bots = bots.size == group.size
     n = 0
     for j in range(m):
         h = hits[j]
-        if h == 0:
+        botted = has_bots and bots[s + j] != 0
+        if h == 0 and not botted:
             continue
-        for q in range(order.size):
-            b = order[q]
-            if (h >> np.uint64(b & 63)) & np.uint64(1):
-                pair_j[n], pair_b[n] = j, b
+        while h:
+            low = h & (~h + np.uint64(1))
+            h ^= low
+            for q in range(_LOWEST[(low * _DE_BRUIJN) >> _S58], order.size, 64):
+                pair_j[n], pair_b[n] = j, order[q]
                 n += 1
+        if botted:
+            pair_j[n], pair_b[n] = j, -1
+            n += 1
     kept = rtable.shape[0] > 0
     for p in range(n):
         i, b = s + pair_j[p], pair_b[p]
-        col = beh_col[b]
+        col = beh_col[max(b, 0)]
+        if b < 0:
+            continue
         if col < 0:
             pair_lam[p] = lam_group[group[i], b]
         elif kept:
