@@ -37,6 +37,7 @@ _EVENT_STRIDE = np.uint64(0xD1B54A32D192ED03)
 _K_THIN = np.uint64(1 << 32)
 _K_DETECT = np.uint64(1 << 33)
 _K_BOT = np.uint64(1 << 34)
+_K_GAP = np.uint64(1 << 35)  # (a uint64: a literal 0 would make the key a float64)
 _S11 = np.uint64(11)
 _K_SPARSE = np.uint64(0x5350415253450000)  # salts the keys of aligned tiles of agents
 # The lowest set bit of a word, by a de Bruijn multiply (bit scan forward).
@@ -263,7 +264,7 @@ def _sparse_hits(key_b, s, m, beh_key, rank, sparse, q, log1m, hits):
             if 0 <= j < m:
                 hits[j] |= bit
             k += 1
-            u = rng.unit(rng.draw(tile, event_key(beh_key[b], k, 0)))
+            u = rng.unit(rng.draw(tile, event_key(beh_key[b], k, _K_GAP)))
             f += 1.0 + np.floor(np.log1p(-u) / log1m[b])
 
 
