@@ -136,6 +136,7 @@ def _block(
     pair_j = np.empty(TILE * (n_beh + 1), dtype=np.int64)
     pair_b = np.empty(TILE * (n_beh + 1), dtype=np.int64)
     pair_lam = np.empty(TILE * (n_beh + 1))
+    pair_u = np.empty(TILE * (n_beh + 1))
     extra = np.zeros(n_beh, dtype=np.int64)  # events displaced into b, or by bots
     c = 0
     s = start
@@ -144,8 +145,8 @@ def _block(
         _tile_hits(key_b, s, m, per_agent, lam_total, beh_col, beh_key, rank, top, base, thr, hits)
         _sparse_hits(key_b, s, m, beh_key, rank, sparse, q, log1m, hits)
         n_pairs = _exact_rates(
-            s, m, hits, group, lam_group, rates, beh_col, order, bots, pair_j, pair_b,
-            pair_lam,
+            s, m, hits, base, group, lam_group, rates, beh_col, beh_key, order, scale, bots,
+            pair_j, pair_b, pair_lam, pair_u,
         )  # fmt: skip
         last = -1
         for p in range(n_pairs):
@@ -162,8 +163,7 @@ def _block(
                 )  # fmt: skip
                 continue
             kb = beh_key[b]
-            u = scale[b] * rng.unit(rng.draw(base[j], kb))
-            for e in range(poisson_count(u, pair_lam[p], max_count)):
+            for e in range(poisson_count(pair_u[p], pair_lam[p], max_count)):
                 d, idx = b, e
                 if kind[b] != NONE:
                     mult = multiplier(
@@ -270,13 +270,15 @@ def _sparse_hits(key_b, s, m, beh_key, rank, sparse, q, log1m, hits):
 
 @njit(inline="always", cache=True)
 def _exact_rates(
-    s, m, hits, group, lam_group, rates, beh_col, order, bots, pair_j, pair_b, pair_lam
+    s, m, hits, base, group, lam_group, rates, beh_col, beh_key, order, scale, bots,
+    pair_j, pair_b, pair_lam, pair_u,
 ):  # fmt: skip
-    """The (agent, behaviour) pairs of the tile below their bound, agent by agent and in
-    ``order`` (bit q of ``hits`` is behaviour ``order[q]``, and ``order[q + 64]``...),
-    with the agent's exact rate of the behaviour; an agent with bots gets a last pair
-    (agent, -1). The pairs are listed first and the rates read after, in a loop of
-    independent loads, so that the cache misses overlap."""
+    """The (agent, behaviour) pairs of the tile whose uniform falls below the agent's
+    exact rate (an event at least may happen), agent by agent and in ``order`` (bit q
+    of ``hits`` is behaviour ``order[q]``, and ``order[q + 64]``...), with that rate
+    and uniform; an agent with bots gets a last pair (agent, -1). The pairs below
+    their bound are listed first, then their rates read and kept or dropped without a
+    branch, so that the cache misses overlap."""
     rkey, rlam, rsig, rkeys, rtable = rates[:5]
     has_bots = bots.size == group.size
     n = 0
@@ -295,18 +297,23 @@ def _exact_rates(
             pair_j[n], pair_b[n] = j, -1
             n += 1
     kept = rtable.shape[0] > 0
+    out = 0
     for p in range(n):
-        i, b = s + pair_j[p], pair_b[p]
-        col = beh_col[max(b, 0)]
-        if b < 0:
-            continue
-        if col < 0:
-            pair_lam[p] = lam_group[group[i], b]
-        elif kept:
-            pair_lam[p] = rtable[i, col]
-        else:
-            pair_lam[p] = agent_rate(rkey, rlam, rsig, rkeys, i, group[i], col)
-    return n
+        j, b = pair_j[p], pair_b[p]
+        i = s + j
+        lam, u = 0.0, 0.0
+        if b >= 0:
+            col = beh_col[b]
+            if col < 0:
+                lam = lam_group[group[i], b]
+            elif kept:
+                lam = np.float64(rtable[i, col])
+            else:
+                lam = np.float64(agent_rate(rkey, rlam, rsig, rkeys, i, group[i], col))
+            u = scale[b] * rng.unit(rng.draw(base[j], beh_key[b]))
+        pair_j[out], pair_b[out], pair_lam[out], pair_u[out] = j, b, lam, u
+        out += (b < 0) | (u < lam)
+    return out
 
 
 @njit(cache=True)

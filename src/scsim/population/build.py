@@ -28,8 +28,8 @@ PROCEDURAL_ABOVE = 50_000_000
 #: The per-agent rate table is kept when it takes at most this many bytes; above, each
 #: rate is derived again when needed. Same float32 values either way, so the same run:
 #: the table is a trade of memory (4 bytes per agent and varying behaviour) for time
-#: (re-deriving up to a rate per behaviour on every event costs about 15 % of a
-#: `national` day, docs/performance.md).
+#: (behave derives a rate for each agent and behaviour whose uniform falls below its
+#: bound, docs/performance.md).
 RATE_TABLE_BYTES = 1 << 30
 
 
@@ -37,7 +37,8 @@ class Rates(NamedTuple):
     """How to get an agent's own rate of a behaviour whose rate varies across people
     (column ``c`` of ``beh_col``): ``table[i, c]`` when the table is kept, else
     ``agent_rate(key, lam, sigma, keys, i, g, c)``, a counter-based lognormal draw made
-    again on the rare days an agent has an event to assign (``engine.behave``).
+    again on the rare days an agent's uniform of the behaviour falls below its bound
+    (``engine.behave``); ``top`` is that bound's per-group part.
     """
 
     key: np.uint64  # the population's rate stage key
