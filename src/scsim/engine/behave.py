@@ -21,7 +21,10 @@ event and observers key their draws by it (``event_key``).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from scsim.engine import rng
 from scsim.engine.respond import NONE, multiplier
@@ -130,8 +133,10 @@ def _block(
     sparse = np.flatnonzero(q >= 0.0)
     rank = np.empty(n_beh, dtype=np.int64)  # bit rank[b] & 63 of ``hits`` is behaviour b
     rank[order] = np.arange(n_beh)
-    base = np.empty(TILE, dtype=np.uint64)
-    hits = np.empty(TILE, dtype=np.uint64)
+    # two tiles in flight: the next tile's draws are made, and its rows of the rate
+    # table asked for, before this tile's rates are read
+    bases = np.empty((2, TILE), dtype=np.uint64)
+    hitss = np.empty((2, TILE), dtype=np.uint64)
     thr = np.empty(TILE, dtype=np.int64)
     pair_j = np.empty(TILE * (n_beh + 1), dtype=np.int64)
     pair_b = np.empty(TILE * (n_beh + 1), dtype=np.int64)
@@ -139,11 +144,18 @@ def _block(
     pair_u = np.empty(TILE * (n_beh + 1))
     extra = np.zeros(n_beh, dtype=np.int64)  # events displaced into b, or by bots
     c = 0
-    s = start
+    s, cur = start, 0
+    m = min(TILE - s % TILE, stop - s)
+    if s < stop:
+        _draws(key_b, s, m, per_agent, lam_total, rates[4], beh_col, beh_key, rank, top,
+               sparse, q, log1m, bases[0], thr, hitss[0])  # fmt: skip
     while s < stop:
-        m = min(TILE - s % TILE, stop - s)
-        _tile_hits(key_b, s, m, per_agent, lam_total, beh_col, beh_key, rank, top, base, thr, hits)
-        _sparse_hits(key_b, s, m, beh_key, rank, sparse, q, log1m, hits)
+        nxt = s + m
+        m_next = min(TILE - nxt % TILE, stop - nxt)
+        if nxt < stop:
+            _draws(key_b, nxt, m_next, per_agent, lam_total, rates[4], beh_col, beh_key,
+                   rank, top, sparse, q, log1m, bases[1 - cur], thr, hitss[1 - cur])  # fmt: skip
+        base, hits = bases[cur], hitss[cur]
         n_pairs = _exact_rates(
             s, m, hits, base, group, lam_group, rates, beh_col, beh_key, order, scale, bots,
             pair_j, pair_b, pair_lam, pair_u,
@@ -180,8 +192,23 @@ def _block(
                 if c < out.size:
                     out[c] = pack(i, d, 0, idx)
                 c += 1
-        s += m
+        s, m, cur = nxt, m_next, 1 - cur
     return c
+
+
+@njit(inline="always", cache=True)
+def _draws(
+    key_b, s, m, per_agent, lam_total, rtable, beh_col, beh_key, rank, top, sparse, q, log1m,
+    base, thr, hits,
+):  # fmt: skip
+    """A tile's early-exit draws (dense and sparse), then its agents' rows of the rate
+    table asked of the cache for the pairs below their bound."""
+    _tile_hits(key_b, s, m, per_agent, lam_total, beh_col, beh_key, rank, top, base, thr, hits)
+    _sparse_hits(key_b, s, m, beh_key, rank, sparse, q, log1m, hits)
+    if rtable.shape[0] > 0:
+        for j in range(m):
+            if hits[j]:
+                _prefetch_row(rtable, s + j)
 
 
 @njit(cache=True)
@@ -268,6 +295,26 @@ def _sparse_hits(key_b, s, m, beh_key, rank, sparse, q, log1m, hits):
             f += 1.0 + np.floor(np.log1p(-u) / log1m[b])
 
 
+@intrinsic
+def _prefetch_row(typingctx, table, i):
+    """Ask the cache for row i of a 2-d array (``llvm.prefetch``), without waiting."""
+    sig = types.void(table, i)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        zero = context.get_constant(types.intp, 0)
+        row = context.cast(builder, args[1], signature.args[1], types.intp)
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [row, zero])
+        i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0i8")
+        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
 @njit(inline="always", cache=True)
 def _exact_rates(
     s, m, hits, base, group, lam_group, rates, beh_col, beh_key, order, scale, bots,
@@ -281,6 +328,7 @@ def _exact_rates(
     branch, so that the cache misses overlap."""
     rkey, rlam, rsig, rkeys, rtable = rates[:5]
     has_bots = bots.size == group.size
+    kept = rtable.shape[0] > 0
     n = 0
     for j in range(m):
         h = hits[j]
@@ -296,7 +344,6 @@ def _exact_rates(
         if botted:
             pair_j[n], pair_b[n] = j, -1
             n += 1
-    kept = rtable.shape[0] > 0
     out = 0
     for p in range(n):
         j, b = pair_j[p], pair_b[p]
