@@ -1,11 +1,14 @@
 """CPU time of a day and of its behave stage, one process, for side-by-side runs.
 
     NUMBA_NUM_THREADS=1 PYTHONPATH=<engine>/src python bench/day_cpu.py REGIME AGENTS DAYS LABEL
+                                                                       [derived]
 
 Prints LABEL, the agents, the median CPU time (``time.process_time``) of a day
 (``DayLoop.step``) over days 1 to DAYS - 1, and of the behave stage alone run again on
-the same day. CPU time, unlike wall-clock time, hardly moves when other processes
-share the cores; alternate engines by running this in turn with each on PYTHONPATH.
+the same day; ``derived``: the per-agent rates derived on demand, as above the
+rate-table budget (China scale), rather than kept. CPU time, unlike wall-clock time,
+hardly moves when other processes share the cores; alternate engines by running this
+in turn with each on PYTHONPATH.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from scsim.regime import load_regime
 def main() -> None:
     name, n, days, label = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
     regime = load_regime(name)
-    pop = build_population(regime, n, 1)
+    pop = build_population(regime, n, 1, keep_rates=sys.argv[5:] != ["derived"])
     loop = DayLoop(regime, compile_regime(regime, n), pop, 1, DEFAULT_CHUNK)
     loop.step(0)  # compiles what the cache does not hold
     day, behave = [], []
