@@ -52,8 +52,8 @@ def client(tmp_path_factory: pytest.TempPathFactory):
 
 
 def wait(client, job_id: str, states=("done", "failed", "cancelled"), timeout=300.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    give_up = time.monotonic() + timeout  # a bound against a hang, not a timing
+    while time.monotonic() < give_up:
         status = client.get(f"/api/jobs/{job_id}").json()
         if status["state"] in states:
             return status
@@ -120,9 +120,9 @@ def test_cancelling_a_running_batch_stores_none_of_it(client) -> None:
     idle(client)
     before = len(client.get("/api/runs").json()) if client.store.exists() else 0
     job = submit(client, **{**SMALL, "days": 3_000, "replicates": 3})
-    deadline = time.monotonic() + 120
+    give_up = time.monotonic() + 600  # a bound against a hang, not a timing
     while client.get(f"/api/jobs/{job['id']}").json()["days_done"] < 3_100:
-        assert time.monotonic() < deadline  # into the second replicate: one is stored
+        assert time.monotonic() < give_up  # into the second replicate: one is stored
         time.sleep(0.05)
     client.post(f"/api/jobs/{job['id']}/cancel")
     assert wait(client, job["id"])["state"] == "cancelled"
