@@ -47,27 +47,38 @@ def arrays(prefix: str, obj, seen: set[int], depth: int = 0) -> Iterator[tuple[s
             yield from arrays(f"{prefix}{key}.", value, seen, depth + 1)
 
 
-def held_bytes(regime: Regime, n: int, seed: int = 0, keep_rates: bool | None = None) -> int:
-    """Bytes of every array a day loop of ``n`` agents holds (population included)."""
+def held_bytes(
+    regime: Regime | list[Regime], n: int, seed: int = 0, keep_rates: bool | None = None
+) -> int:
+    """Bytes of every array the day loops of ``n`` agents hold (population included):
+    one regime's, or a world's operators' over their one population."""
     from scsim.engine.compile import compile_regime
     from scsim.engine.day import DayLoop
     from scsim.population import build_population
 
-    pop = build_population(regime, n, seed, keep_rates)
-    loop = DayLoop(regime, compile_regime(regime, n), pop, seed, 1 << 14, keep_events=False)
+    regimes = regime if isinstance(regime, list) else [regime]
+    pop = build_population(regimes[0], n, seed, keep_rates)
     seen: set[int] = set()
-    found = [*arrays("pop.", pop, seen), *arrays("loop.", loop, seen)]
+    found = [*arrays("pop.", pop, seen)]
+    for r in regimes:
+        loop = DayLoop(r, compile_regime(r, n), pop, seed, 1 << 14, keep_events=False)
+        found += arrays("loop.", loop, seen)
     return sum(a.nbytes for _, a in found) + (pop.proc.nbytes() if pop.proc is not None else 0)
 
 
-def bytes_per_agent(regime: Regime, n: int) -> float:
-    """Bytes an agent of a run of ``n`` agents holds, on the graph that run gets and
-    with its rates kept or derived as that run has them."""
+def bytes_per_agent(regime: Regime | list[Regime], n: int) -> float:
+    """Bytes an agent of a run of ``n`` agents holds (of a world: its operators' over
+    one population), on the graph that run gets and with its rates kept or derived as
+    that run has them."""
     from scsim.population.build import keeps_rate_table, procedural
 
-    kind = "procedural" if procedural(regime, n) else "stored"
-    probe = regime.model_copy(update={"network": regime.network.model_copy(update={"graph": kind})})
-    keep = keeps_rate_table(regime, n)
+    regimes = regime if isinstance(regime, list) else [regime]
+    kind = "procedural" if procedural(regimes[0], n) else "stored"
+    probe = [
+        r.model_copy(update={"network": r.network.model_copy(update={"graph": kind})})
+        for r in regimes
+    ]
+    keep = keeps_rate_table(regimes[0], n)
     small, large = PROBES
     grown = held_bytes(probe, large, keep_rates=keep) - held_bytes(probe, small, keep_rates=keep)
     return grown / (large - small)
@@ -85,8 +96,9 @@ def available_bytes() -> int | None:
     return None
 
 
-def check_fits(regime: Regime, n: int) -> None:
-    """Refuse a population whose run would not fit in the memory available now."""
+def check_fits(regime: Regime | list[Regime], n: int) -> None:
+    """Refuse a population whose run (of one regime, or a world's operators) would not
+    fit in the memory available now."""
     if n < CHECK_ABOVE:
         return
     free = available_bytes()
@@ -98,8 +110,13 @@ def check_fits(regime: Regime, n: int) -> None:
         return
     most = int((free - BASE_BYTES) / (per * BUILD_PEAK)) // 1_000_000 * 1_000_000
     raise OptionError(
-        f"population: {n:,} agents of {regime.name} need about {need / GIB:,.1f} GiB "
+        f"population: {n:,} agents of {_names(regime)} need about {need / GIB:,.1f} GiB "
         f"({per:.0f} bytes an agent, a quarter more while the population is built), "
         f"more than the {free / GIB:.1f} GiB available now (allowed here: at most about "
         f"{most:,} agents; docs/performance.md says where the bytes go)"
     )
+
+
+def _names(regime: Regime | list[Regime]) -> str:
+    regimes = regime if isinstance(regime, list) else [regime]
+    return " + ".join(r.name for r in regimes)

@@ -16,7 +16,7 @@ import numba
 import numpy as np
 import polars as pl
 
-from scsim.engine.compile import compile_regime
+from scsim.engine import checkpoint as ckpt
 from scsim.engine.day import DayLoop
 from scsim.engine.memory import check_fits
 from scsim.engine.result import Run, WorldRun, world_run
@@ -47,6 +47,9 @@ def simulate(
     keep_events: bool = True,
     keep_agents: bool = True,
     replicates: int = 1,
+    checkpoint: str | Path | None = None,
+    every: int | None = None,
+    checkpoint_options: dict | None = None,
 ) -> Run | WorldRun | list[Run | WorldRun]:
     """Live ``days`` days of a synthetic population under a regime, or a world of
     several (then a :class:`WorldRun`; a world of one gives that regime's ``Run``).
@@ -76,33 +79,163 @@ def simulate(
             raise OptionError(f"replicates: {replicates!r} (allowed: a whole number, 1 or more)")
         options = {"threads": threads, "chunk_size": chunk_size, "progress": progress}
         keep = {"keep_events": keep_events, "keep_agents": keep_agents}
+        if checkpoint is not None:
+            raise OptionError("checkpoint: one run at a time (allowed: replicates=1)")
         first = simulate(regime, population, days, seed, **options, **keep)  # checks seed
         rest = [simulate(regime, population, days, seed + k, **options, **keep)
                 for k in range(1, replicates)]  # fmt: skip
         return [first, *rest]
-    if isinstance(regime, World):
-        return _simulate_world(
-            regime, population, days, seed, threads, chunk_size, progress, keep_events,
-            keep_agents,
-        )  # fmt: skip
-    population = default_population(regime, population)
+    world = regime if isinstance(regime, World) else world_of_one(regime)
+    population = default_population(world, population)
     _check_options(population, days, seed, threads, chunk_size)
-    check_fits(regime, population)
+    if every is not None:
+        _whole("every", every, 1, MAX_DAYS, str(MAX_DAYS))
+    saver = None
+    if checkpoint is not None:
+        saver = _Saver.start(
+            Path(checkpoint), world, population, days, seed, chunk_size, every,
+            {"keep_events": bool(keep_events), "keep_agents": bool(keep_agents)},
+            checkpoint_options or {},
+        )  # fmt: skip
+    keep = (bool(keep_events), bool(keep_agents))
+    return _drive(world, population, days, seed, threads, chunk_size, progress, keep, saver)
+
+
+def world_of_one(regime: Regime) -> World:
+    """A regime as a world of one operator: the same code path, the same numbers."""
+    world = World.model_construct(name=regime.name, operators={regime.name: regime.name})
+    world._regimes = world._originals = {regime.name: regime}
+    return world
+
+
+def resume(
+    directory: str | Path, *, threads: int | None = None, progress: Progress | None = None
+) -> tuple[Run | WorldRun, dict]:
+    """Continue the run checkpointed in ``directory`` (``simulate(...,
+    checkpoint=directory)``); returns the finished run, bit for bit the run without
+    the interruption, and the options the caller stored with the checkpoint.
+
+    Refuses (``CheckpointError``) a checkpoint written by another scsim or state
+    format, of a regime that no longer reads back to the same hash, or with a file
+    missing or damaged.
+    """
+    directory = Path(directory)
+    manifest, regime_path, arrays = ckpt.read(directory)
+    loaded = load(regime_path)
+    if loaded.content_hash() != manifest["regime_hash"]:
+        raise ckpt.CheckpointError(
+            f"{regime_path}: the regime reads back with another hash than the one the "
+            "checkpoint was written for (it cannot be resumed)"
+        )
+    if threads is not None:
+        _whole("threads", threads, 1, numba.config.NUMBA_NUM_THREADS, "the cores")
+    world = loaded if isinstance(loaded, World) else world_of_one(loaded)
+    keep = (manifest["keep"]["keep_events"], manifest["keep"]["keep_agents"])
+    saver = _Saver(directory, manifest, regime_path.read_text("utf-8"))
+    run = _drive(
+        world, manifest["population"], manifest["days"], manifest["seed"], threads,
+        manifest["chunk_size"], progress, keep, saver, (manifest["day"], arrays),
+    )  # fmt: skip
+    return run, manifest["options"]
+
+
+class _Saver:
+    """Writes a run's checkpoints: where, when, and what the manifest says."""
+
+    def __init__(self, directory: Path, meta: dict, regime_yaml: str) -> None:
+        self.directory, self.meta, self.regime_yaml = directory, meta, regime_yaml
+        self.schedule = ckpt.Schedule(meta["every"])
+
+    @classmethod
+    def start(
+        cls, directory, world, population, days, seed, chunk_size, every, keep, options
+    ) -> _Saver:
+        from scsim import __version__
+
+        if ckpt.latest(directory) is not None:
+            raise OptionError(
+                f"--checkpoint {directory}: it already holds a checkpoint (allowed: an "
+                f"empty or new directory; `scsim resume {directory}` continues that run)"
+            )
+        regime = next(iter(world.regimes.values())) if world.single else world
+        meta = {
+            "version": __version__,
+            "regime_hash": regime.content_hash(),
+            "regime": regime.name,
+            "population": population,
+            "days": days,
+            "seed": seed,
+            "chunk_size": chunk_size or DEFAULT_CHUNK,
+            "every": every,
+            "keep": keep,
+            "options": options,
+        }
+        return cls(directory, meta, regime.to_yaml())
+
+    def write(self, sim, daily: dict[str, np.ndarray], joint: np.ndarray, day: int) -> None:
+        arrays = ckpt.world_arrays(sim)
+        for name, rows in daily.items():
+            arrays[f"{name}/daily"] = rows[:day]
+        arrays["world/daily"] = joint[:day]
+        ckpt.write(self.directory, day, arrays, self.regime_yaml, self.meta)
+        self.schedule.written()
+
+
+def _drive(
+    world: World,
+    population: int,
+    days: int,
+    seed: int,
+    threads: int | None,
+    chunk_size: int | None,
+    progress: Progress | None,
+    keep: tuple[bool, bool],
+    saver: _Saver | None = None,
+    saved: tuple[int, dict[str, np.ndarray]] | None = None,
+) -> Run | WorldRun:
+    """The one driver: a world (a regime is a world of one) from day 0, or from a
+    checkpoint's ``saved`` (days done, arrays), to ``days``."""
+    from scsim.engine.world import WorldLoop
+
+    keep_events, keep_agents = keep
+    check_fits(list(world.regimes.values()), population)
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     with _numba_threads(threads):
-        pop = build_population(regime, population, seed)
-        compiled = compile_regime(regime, population)
+        pop = build_population(next(iter(world.regimes.values())), population, seed)
         t1 = time.perf_counter()
-        sim = DayLoop(regime, compiled, pop, seed, chunk_size or DEFAULT_CHUNK, keep_events)
-        daily = np.empty((days, len(regime.groups) + 1, len(sim.names)))
-        for day in range(days):
-            daily[day] = sim.step(day)
+        sim = WorldLoop(world, pop, seed, chunk_size or DEFAULT_CHUNK, keep_events)
+        rows = len(next(iter(world.regimes.values())).groups) + 1
+        daily = {name: np.empty((days, rows, len(sim.loops[name].names))) for name in sim.order}
+        joint = np.empty((days, rows, len(sim.world_names)))
+        start = 0
+        if saved is not None:
+            start, arrays = saved
+            ckpt.restore_world(sim, arrays)
+            for name in sim.order:
+                daily[name][:start] = arrays[f"{name}/daily"]
+            joint[:start] = arrays["world/daily"]
+        for day in range(start, days):
+            ops, world_row = sim.step(day)
+            for name, row in ops.items():
+                daily[name][day] = row
+            if world_row is not None:
+                joint[day] = world_row
+            if saver is not None and saver.schedule.due(day + 1):
+                saver.write(sim, daily, joint, day + 1)
             if progress is not None:
                 progress(day + 1, days)
     t2 = time.perf_counter()
     params = _params(threads, chunk_size, t0, t1, t2)
-    return _operator_run(sim, daily, seed, days, started, t2 - t0, params, keep_agents)
+    runs = {
+        name: _operator_run(
+            sim.loops[name], daily[name], seed, days, started, t2 - t0, params, keep_agents
+        )
+        for name in sim.order
+    }
+    if world.single:
+        return next(iter(runs.values()))
+    return world_run(world, runs, joint, sim, started, t2 - t0, params)
 
 
 def _params(threads, chunk_size, t0: float, t1: float, t2: float) -> dict:
@@ -146,44 +279,6 @@ def _operator_run(
         list_moves=sim.list_log.frame(regime) if sim.list_log is not None else None,
         transitions=transitions_frame(regime, sim.transitions),
     )
-
-
-def _simulate_world(
-    world: World, population, days, seed, threads, chunk_size, progress, keep_events, keep_agents
-) -> Run | WorldRun:
-    from scsim.engine.world import WorldLoop
-
-    first = next(iter(world.regimes.values()))
-    population = default_population(world, population)
-    _check_options(population, days, seed, threads, chunk_size)
-    started = datetime.now(UTC)
-    t0 = time.perf_counter()
-    with _numba_threads(threads):
-        pop = build_population(first, population, seed)
-        t1 = time.perf_counter()
-        sim = WorldLoop(world, pop, seed, chunk_size or DEFAULT_CHUNK, keep_events)
-        rows = len(first.groups) + 1
-        daily = {name: np.empty((days, rows, len(sim.loops[name].names))) for name in sim.order}
-        joint = np.empty((days, rows, len(sim.world_names)))
-        for day in range(days):
-            ops, world_row = sim.step(day)
-            for name, row in ops.items():
-                daily[name][day] = row
-            if world_row is not None:
-                joint[day] = world_row
-            if progress is not None:
-                progress(day + 1, days)
-    t2 = time.perf_counter()
-    params = _params(threads, chunk_size, t0, t1, t2)
-    runs = {
-        name: _operator_run(
-            sim.loops[name], daily[name], seed, days, started, t2 - t0, params, keep_agents
-        )
-        for name in sim.order
-    }
-    if world.single:
-        return next(iter(runs.values()))
-    return world_run(world, runs, joint, sim, started, t2 - t0, params)
 
 
 def default_population(regime: Regime | World, population: int | None = None) -> int:
