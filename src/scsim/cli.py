@@ -380,11 +380,28 @@ def run(
             "--all", help="Print every metric of a world's run, not one line an operator."
         ),
     ] = False,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            "--checkpoint",
+            file_okay=False,
+            help="Save the run's state in this directory as it goes (every 10 minutes, "
+            "or --every DAYS); `scsim resume DIR` continues it after a crash.",
+        ),
+    ] = None,
+    every: Annotated[
+        int | None,
+        typer.Option(min=1, max=MAX_DAYS, help="With --checkpoint: save every DAYS days."),
+    ] = None,
 ) -> None:
     """Simulate REGIME (a regime or a world) and store the run (or K replicate runs
     with --replicates K). Above 10 million agents only aggregates are kept unless
     --events or --agents asks for more."""
     overrides = _overrides(set_)
+    if every is not None and checkpoint is None:
+        raise OptionError("--every: only with --checkpoint DIR (it says how often to save)")
+    if checkpoint is not None and replicates > 1:
+        raise OptionError("--checkpoint: one run at a time (allowed: without --replicates)")
     if seed + replicates - 1 > MAX_SEED:
         raise OptionError(
             f"--seed {seed} with --replicates {replicates}: the last seed would exceed "
@@ -405,9 +422,20 @@ def run(
         }
         with scsim.open_store(store):  # a bad store path fails now, not after the run
             pass
-        first, ids, summaries = _simulate_batch(
-            loaded, population, days, seed, threads, replicates, store, keep
-        )
+        if checkpoint is not None:
+            from scsim.store.duck import new_run_id
+
+            options = {"store": str(store.resolve()), "run_id": new_run_id()}
+            options |= {"json": json_, "all": all_}
+            first = _checkpointed(checkpoint, options, days, lambda progress: scsim.simulate(
+                loaded, population, days, seed, threads=threads, progress=progress,
+                checkpoint=checkpoint, every=every, checkpoint_options=options, **keep,
+            ))  # fmt: skip
+            replicates, ids = 1, [first.run_id]
+        else:
+            first, ids, summaries = _simulate_batch(
+                loaded, population, days, seed, threads, replicates, store, keep
+            )
     ci = None
     if replicates > 1:
         from scsim.analysis.stats import summary_intervals
@@ -419,6 +447,63 @@ def run(
         _print_summary(first, all_)
         if ci is not None:
             _print_intervals(ids, ci)
+
+
+@app.command()
+def resume(
+    directory: Annotated[
+        Path, typer.Argument(help="The directory given to `scsim run ... --checkpoint`.")
+    ],
+    threads: Annotated[
+        int | None, typer.Option(min=1, help="Worker threads (default: all cores).")
+    ] = None,
+) -> None:
+    """Continue a run saved with `scsim run ... --checkpoint DIR` from its last
+    checkpoint, with the original options (store, --events/--agents, --json, --all),
+    and store it. The result is the run's without the interruption, bit for bit."""
+    from scsim.engine import checkpoint as ckpt
+    from scsim.engine.run import resume as resume_run
+
+    options = ckpt.peek(directory).get("options", {})
+    quiet = contextlib.redirect_stdout(sys.stderr) if options.get("json") else None
+    with quiet or contextlib.nullcontext():
+        store = Path(options.get("store", DEFAULT_STORE))
+        with scsim.open_store(store, read_only=True) as s:
+            done = s.has_run(options.get("run_id", ""))
+        if done:
+            ckpt.clear(directory)
+            message = f"{directory}: this run is already stored as {options['run_id']} in {store}"
+            _stderr_console().print(_escape(message))
+            return
+        days = ckpt.peek(directory)["days"]
+        run = _checkpointed(
+            directory, options, days, lambda progress: resume_run(
+                directory, threads=threads, progress=progress
+            )[0],
+        )  # fmt: skip
+    if options.get("json"):
+        typer.echo(_run_json(run, None, None))
+    else:
+        _print_summary(run, bool(options.get("all")))
+
+
+def _checkpointed(directory: Path, options: dict, days: int, go: Callable) -> Run:
+    """Run ``go(progress)`` (a checkpointed run, or its resume), store the result once
+    under the id chosen when it started, then drop its checkpoints."""
+    from scsim.engine import checkpoint as ckpt
+
+    try:
+        with _progress_bar(days, enabled=sys.stderr.isatty()) as progress:
+            result = go(progress)
+    except KeyboardInterrupt:
+        _fail(f"interrupted; `scsim resume {directory}` continues from the last checkpoint")
+        raise typer.Exit(130) from None
+    with scsim.open_store(Path(options["store"])) as s:
+        if not s.has_run(options["run_id"]):
+            s.save(result, run_id=options["run_id"])
+    result.run_id = options["run_id"]
+    ckpt.clear(directory)
+    return result
 
 
 def _simulate_batch(

@@ -274,11 +274,8 @@ def latest(directory: Path) -> Path | None:
     return found[-1] if found else None
 
 
-def read(directory: Path) -> tuple[dict, Path, dict[str, np.ndarray]]:
-    """The manifest, the regime's YAML file and the arrays of the newest checkpoint,
-    verified: anything missing, damaged or from another scsim is one CheckpointError."""
-    from scsim import __version__
-
+def peek(directory: Path) -> dict:
+    """The newest checkpoint's manifest, unverified (what ``resume`` will be asked)."""
     where = latest(directory)
     if where is None:
         raise CheckpointError(
@@ -286,15 +283,36 @@ def read(directory: Path) -> tuple[dict, Path, dict[str, np.ndarray]]:
             "`scsim run ... --checkpoint DIR`)"
         )
     try:
-        manifest = json.loads((where / MANIFEST).read_text("utf-8"))
+        return json.loads((where / MANIFEST).read_text("utf-8"))
     except (OSError, ValueError) as e:
         raise CheckpointError(f"{where}: the manifest is missing or damaged ({e})") from None
+
+
+def clear(directory: Path) -> None:
+    """Remove the checkpoints of a run that is finished and stored."""
+    for old in directory.iterdir():
+        if old.name.startswith(PREFIX) or old.name.startswith(".tmp-"):
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def read(directory: Path) -> tuple[dict, Path, dict[str, np.ndarray]]:
+    """The manifest, the regime's YAML file and the arrays of the newest checkpoint,
+    verified: anything missing, damaged or from another scsim is one CheckpointError."""
+    from scsim import __version__
+
+    manifest = peek(directory)
+    where = latest(directory)
+    assert where is not None
     if manifest.get("state_format") != STATE_FORMAT or manifest.get("version") != __version__:
         raise CheckpointError(
             f"{where}: written by scsim {manifest.get('version')} (state format "
             f"{manifest.get('state_format')}); this is scsim {__version__} (state format "
             f"{STATE_FORMAT}): a checkpoint resumes only with the scsim that wrote it"
         )
+    missing = [k for k in ("regime_hash", "population", "days", "seed", "day", "arrays", "crc32")
+               if k not in manifest]  # fmt: skip
+    if missing:
+        raise CheckpointError(f"{where}: the manifest lacks {', '.join(missing)} (damaged)")
     for name, crc in manifest["crc32"].items():
         path = where / name
         if not path.is_file():

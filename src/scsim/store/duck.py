@@ -268,19 +268,22 @@ class Store:
 
     # -- writing ---------------------------------------------------------------------
 
-    def save(self, run: Run, *, batch: str | None = None) -> str:
+    def save(self, run: Run, *, batch: str | None = None, run_id: str | None = None) -> str:
         """Store ``run`` whole, in one transaction, and return (and set) its id.
 
         Either every table gets the run or none does: a failure at any point (or a
         KeyboardInterrupt) rolls the transaction back. ``batch`` is the id of a stored
         run this one replicates (the first of its batch); by default a run is its own.
+        ``run_id``: the id to store it under, chosen before the run (a checkpointed run
+        chooses it when it starts, so that a resume after a kill stores it once).
         """
         if self.read_only:
             raise ScsimError(f"store {self.path} is open read-only; cannot save a run")
         if batch is not None:
             self._run_row(batch)  # a batch is named by a stored run
-        run_id = new_run_id()
-        while self._con.execute("SELECT 1 FROM runs WHERE id = ?", [run_id]).fetchall():
+        if run_id is not None and self.has_run(run_id):
+            raise ScsimError(f"store {self.path} already holds a run {run_id!r}")
+        while run_id is None or self.has_run(run_id):
             run_id = new_run_id()  # taken: 1 in 16M for two runs in one second
 
         daily_long, layout = _daily_long(run.daily)
@@ -321,6 +324,10 @@ class Store:
             raise
         run.run_id = run_id
         return run_id
+
+    def has_run(self, run_id: str) -> bool:
+        """Whether a run of this id is stored (whole: a run is saved in one transaction)."""
+        return bool(self._con.execute("SELECT 1 FROM runs WHERE id = ?", [run_id]).fetchall())
 
     def delete_batch(self, batch: str) -> int:
         """Remove every run of replicate batch ``batch``, in one transaction; return how
