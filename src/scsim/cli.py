@@ -24,6 +24,7 @@ from typer.core import TyperGroup
 
 import scsim
 from scsim.errors import OptionError, ScsimError
+from scsim.limits import MAX_DAYS, MAX_POPULATION, MAX_SEED
 
 if TYPE_CHECKING:
     import click
@@ -34,9 +35,6 @@ if TYPE_CHECKING:
     from scsim.regime import Regime
     from scsim.store import Store
 
-MAX_POPULATION = 2_000_000_000
-MAX_DAYS = 36_500
-MAX_SEED = 2**63 - 1
 MAX_REPLICATES = 1000
 DEFAULT_STORE = "scsim.duckdb"
 #: Largest population whose per-agent frames (final state, event log) a run keeps by

@@ -21,16 +21,15 @@ from scsim.engine.day import DayLoop
 from scsim.engine.memory import check_fits
 from scsim.engine.result import Run, WorldRun, world_run
 from scsim.errors import OptionError
+from scsim.limits import MAX_DAYS, MAX_POPULATION, MAX_SEED
 from scsim.metrics.frames import agents_frame, daily_frame, summary, transitions_frame
 from scsim.metrics.names import stock_names
 from scsim.population import build_population
-from scsim.population.build import MAX_POPULATION
 from scsim.regime import Regime
 from scsim.world import World, load
 
 DEFAULT_CHUNK = 1 << 14
 DEFAULT_POPULATION = 100_000
-MAX_DAYS = 36_500
 
 Progress = Callable[[int, int], None]
 
@@ -176,7 +175,7 @@ class _Saver:
         arrays = ckpt.world_arrays(sim)
         for name, rows in daily.items():
             arrays[f"{name}/daily"] = rows[:day]
-        arrays["world/daily"] = joint[:day]
+        arrays["+world/daily"] = joint[:day]
         ckpt.write(self.directory, day, arrays, self.regime_yaml, self.meta)
         self.schedule.written()
 
@@ -214,7 +213,7 @@ def _drive(
             ckpt.restore_world(sim, arrays)
             for name in sim.order:
                 daily[name][:start] = arrays[f"{name}/daily"]
-            joint[:start] = arrays["world/daily"]
+            joint[:start] = arrays["+world/daily"]
         for day in range(start, days):
             ops, world_row = sim.step(day)
             for name, row in ops.items():
@@ -296,7 +295,7 @@ def _check_options(population, days, seed, threads, chunk_size) -> None:
     (a float, a bool or a string would otherwise reach Numba as a typing wall)."""
     _whole("population", population, 1, MAX_POPULATION, f"{MAX_POPULATION:,}")
     _whole("days", days, 1, MAX_DAYS, str(MAX_DAYS))
-    _whole("seed", seed, 0, 2**63 - 1, "2**63 - 1")
+    _whole("seed", seed, 0, MAX_SEED, "2**63 - 1")
     top = numba.config.NUMBA_NUM_THREADS
     if threads is not None:
         _whole("threads", threads, 1, top, str(top))
