@@ -7,7 +7,8 @@ from the run, never typed by hand.
     python scripts/regime_report.py --scale 0.1      # smaller runs, for a quick look
 
 Each doc records the command, the seed, the population and the days it was made with.
-Reported figures come from ../shared/REGIMES.md (the record); the simulated column is
+Reported figures are the press, state and court figures cited in each regime's
+``sources:`` (written here next to each comparison); the simulated column is
 computed from ``scsim.simulate``'s frames: ``daily`` (stocks and flows per day),
 ``agents`` (the final state), ``events`` (every recorded event) and ``transitions``
 (grade changes per day). Where a figure is derived from a simulated stock times a rate

@@ -10,9 +10,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 import scsim
 from scsim.engine.result import Run
+
+# No test may depend on wall time: a first call compiles numba kernels (seconds, minutes
+# on a loaded machine), so hypothesis' per-example deadline would fail a correct test.
+# Every property test runs under this profile; a test's own @settings inherit it.
+settings.register_profile("scsim", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("scsim")
 
 ROOT = Path(__file__).resolve().parent.parent
 CAMERA_CITY = ROOT / "examples" / "camera-city.yaml"
@@ -22,7 +29,7 @@ POPULATION, DAYS, SEED = 2000, 120, 5
 # harsher rules: under B every agent's score is at most its score under A, day by day.
 PERMANENT_LIST = "blacklist.exit.after_days=null"
 HARSHER = ["rules.0.points=-8", "rules.1.points=-15"]
-# The --json contract of DESIGN.md: exactly these keys.
+# The --json contract (docs/frames.md, README): exactly these keys.
 JSON_KEYS = {
     "run_id",
     "regime",
@@ -32,6 +39,7 @@ JSON_KEYS = {
     "seed",
     "metrics",
     "seconds",
+    "compile_seconds",
     "agent_days_per_s",
 }
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 from typer.testing import CliRunner, Result
 
 import scsim
@@ -55,7 +56,9 @@ def test_json_prints_exactly_one_object_matching_the_store(
     assert payload["regime"] == "rongcheng"
     assert (payload["population"], payload["days"], payload["seed"]) == (2000, 20, 7)
     assert payload["seconds"] > 0
-    assert payload["agent_days_per_s"] == pytest.approx(2000 * 20 / payload["seconds"])
+    busy = payload["seconds"] - payload["compile_seconds"]  # compiling is not speed
+    assert 0 <= payload["compile_seconds"] < payload["seconds"]
+    assert payload["agent_days_per_s"] == pytest.approx(2000 * 20 / busy)
 
     with open_store(db, read_only=True) as s:
         assert s.runs()["id"].to_list() == [payload["run_id"]]
@@ -243,9 +246,10 @@ def test_export_writes_parquet_with_the_stored_rows(
     with open_store(db, read_only=True) as s:
         stored_run = s.load(run_id)
     assert pl.read_parquet(out / f"{run_id}.runs.parquet")["id"].to_list() == [run_id]
-    metrics = stored_run.daily.width - 2
-    assert (
-        pl.read_parquet(out / f"{run_id}.daily.parquet").height == stored_run.daily.height * metrics
+    daily = pl.read_parquet(out / f"{run_id}.daily.parquet")  # the names of run.daily
+    assert daily.columns == ["run_id", *stored_run.daily.columns]
+    assert_frame_equal(
+        daily.drop("run_id"), stored_run.daily.with_columns(pl.col("group").cast(pl.String))
     )
     assert pl.read_parquet(out / f"{run_id}.agents.parquet").height == 2000
     assert stored_run.events is not None
@@ -270,7 +274,7 @@ def test_the_installed_script_prints_no_traceback(tmp_path: Path) -> None:
             [str(script), *args, "--store", str(tmp_path / "s.duckdb")],
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=600,  # a guard against a hang, not a timing assert
         )
         assert proc.returncode == 2, proc.stderr
         assert "Traceback" not in proc.stderr and proc.stdout == ""

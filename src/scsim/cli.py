@@ -28,12 +28,14 @@ from scsim.limits import MAX_DAYS, MAX_POPULATION, MAX_SEED
 
 if TYPE_CHECKING:
     import click
+    import polars as pl
     from rich.console import Console
 
     from scsim.analysis.compare import Comparison
     from scsim.engine.result import Run
     from scsim.regime import Regime
     from scsim.store import Store
+    from scsim.store.spool import Lander
 
 MAX_REPLICATES = 1000
 DEFAULT_STORE = "scsim.duckdb"
@@ -81,6 +83,25 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"scsim {scsim.__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    del version  # handled by its callback
+
+
 RegimeArg = Annotated[
     str, typer.Argument(help="A built-in regime name (see `scsim regimes`) or a YAML file.")
 ]
@@ -108,17 +129,37 @@ def _overrides(values: Sequence[str] | None) -> list[str]:
     return out
 
 
+COMPILING = "compiling kernels (first run only; cached after)"
+
+
 @contextlib.contextmanager
 def _progress_bar(
-    days: int, enabled: bool, runs: int = 1
+    days: int, enabled: bool, runs: int = 1, lines: bool = False
 ) -> Iterator[Callable[[int, int], None] | None]:
-    """A transient rich bar on stderr; the engine reports ``progress(day_done, days)``.
+    """Progress on stderr; the engine reports ``progress(day_done, days)``.
 
-    Over ``runs`` replicates the bar counts every run's days: the callback is called
-    with each run's own count, so it remembers which run it is on.
+    On a terminal (``enabled``) a transient rich bar; otherwise, with ``lines``, one
+    line at every tenth of the days, so a log shows the run is alive. Either way
+    numba's compiling (a first run on a machine) is said while it happens, so the
+    run does not look frozen at day 0. Over ``runs`` replicates the count covers
+    every run's days: the callback is called with each run's own count, so it
+    remembers which run it is on.
     """
-    if not enabled:
+    if not enabled and not lines:
         yield None
+        return
+    total = days * runs
+    done = [0, 0]  # days of the runs finished before, last day reported
+
+    def count(day_done: int) -> int:
+        if day_done <= done[1]:  # a new replicate started
+            done[0] += done[1]
+        done[1] = day_done
+        return done[0] + day_done
+
+    if not enabled:
+        with _compile_notice(lambda: _note(COMPILING + "..."), once=True):
+            yield _progress_lines(total, count)
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
@@ -130,16 +171,54 @@ def _progress_bar(
         console=_stderr_console(),
         transient=True,
     ) as bar:
-        task = bar.add_task("simulating days", total=days * runs)
-        done = [0, 0]  # days of the runs finished before, last day reported
+        task = bar.add_task("simulating days", total=total)
 
-        def progress(day_done: int, total: int) -> None:
-            if day_done <= done[1]:  # a new replicate started
-                done[0] += done[1]
-            done[1] = day_done
-            bar.update(task, completed=done[0] + day_done, total=total * runs)
+        def on_compile() -> None:
+            bar.update(task, description=COMPILING)
 
-        yield progress
+        def progress(day_done: int, _days: int) -> None:
+            bar.update(task, completed=count(day_done), description="simulating days")
+
+        with _compile_notice(on_compile, once=False):
+            yield progress
+
+
+def _progress_lines(total: int, count: Callable[[int], int]) -> Callable[[int, int], None]:
+    """A progress callback printing ``day N of M (P%)`` at each tenth of the days."""
+    step = max(1, math.ceil(total / 10))
+
+    def progress(day_done: int, _days: int) -> None:
+        n = count(day_done)
+        if n % step == 0 or n == total:
+            _note(f"day {n:,} of {total:,} ({100 * n // total}%)")
+
+    return progress
+
+
+def _note(text: str) -> None:
+    """A plain line on stderr (what a log of a run not on a terminal shows)."""
+    print(text, file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _compile_notice(notify: Callable[[], None], once: bool) -> Iterator[None]:
+    """Call ``notify`` when numba starts compiling a kernel (not when it loads one
+    from its on-disk cache), at each start or, with ``once``, the first only."""
+    from numba.core import event
+
+    class Notice(event.Listener):
+        told = False
+
+        def on_start(self, _event: object) -> None:
+            if not (once and self.told):
+                notify()
+            self.told = True
+
+        def on_end(self, _event: object) -> None:
+            pass
+
+    with event.install_listener("numba:compile", Notice()):
+        yield
 
 
 def _finite(value: float) -> float | None:
@@ -158,8 +237,9 @@ def _people_per_agent(run: Run) -> float:
 
 
 def _run_json(run: Run, replicates: list[str] | None = None, ci: dict | None = None) -> str:
-    """The ``--json`` object: DESIGN.md's keys, plus ``replicates`` and ``ci`` for a
-    batch (K > 1) only, so a single run's object is unchanged."""
+    """The ``--json`` object: the run's id, parameters, metrics and times (compiling
+    apart), plus ``replicates`` and ``ci`` for a batch (K > 1) only, so a single run's
+    object is unchanged."""
     payload: dict[str, Any] = {
         "run_id": run.run_id,
         "regime": run.regime.name,
@@ -169,6 +249,7 @@ def _run_json(run: Run, replicates: list[str] | None = None, ci: dict | None = N
         "seed": run.seed,
         "metrics": {name: _finite(v) for name, v in run.summary.items()},
         "seconds": run.seconds,
+        "compile_seconds": run.compile_seconds,
         "agent_days_per_s": run.agent_days_per_s,
     }
     if replicates is not None:
@@ -180,7 +261,7 @@ def _run_json(run: Run, replicates: list[str] | None = None, ci: dict | None = N
     return json.dumps(payload, allow_nan=False)
 
 
-# Metric families (DESIGN.md "Metric names") grouped for the end-of-run table.
+# Metric families (docs/frames.md) grouped for the end-of-run table.
 _SECTIONS: list[tuple[str, tuple[str, ...]]] = [
     ("score", ("mean_score", "score_gini")),
     ("grades", ("grade_share",)),
@@ -239,6 +320,14 @@ def _fmt(value: float, share: bool = False) -> str:
     return _number(value, share, 6, 4) if math.isfinite(value) else "n/a"
 
 
+def _seconds(run: Run) -> str:
+    """The run's wall time, saying how much of it was compiling (a first run)."""
+    text = f"{run.seconds:,.3g}"
+    if run.compile_seconds >= 0.05:
+        text += f" ({run.compile_seconds:,.3g} compiling kernels, first run only)"
+    return text
+
+
 def _print_summary(run: Run, everything: bool = False) -> None:
     """The end-of-run summary. A world's fits a screen (each operator on one line,
     then the world's own metrics) unless ``everything`` (``--all``) is asked for."""
@@ -255,7 +344,7 @@ def _print_summary(run: Run, everything: bool = False) -> None:
     head.add_row("people per agent", f"{_people_per_agent(run):,.4g}")
     head.add_row("days", f"{run.days:,}")
     head.add_row("seed", str(run.seed))
-    head.add_row("seconds", f"{run.seconds:,.3g}")
+    head.add_row("seconds", _seconds(run))
     head.add_row("agent-days/s", f"{run.agent_days_per_s:,.3g}")
     console.print(head)
     if hasattr(run, "world") and not everything:
@@ -378,6 +467,14 @@ def run(
             "--all", help="Print every metric of a world's run, not one line an operator."
         ),
     ] = False,
+    label: Annotated[
+        str | None,
+        typer.Option(
+            "--label",
+            metavar="TEXT",
+            help="Your words for this run, shown by `scsim runs` (e.g. 'harsher rules').",
+        ),
+    ] = None,
     checkpoint: Annotated[
         Path | None,
         typer.Option(
@@ -405,6 +502,9 @@ def run(
             f"--seed {seed} with --replicates {replicates}: the last seed would exceed "
             f"{MAX_SEED}; lower --seed"
         )
+    from scsim.store.duck import check_store
+    from scsim.store.spool import Lander
+
     # Under --json stdout carries the one object only: anything else printed while we
     # work (a library's chatter) goes to stderr.
     quiet = contextlib.redirect_stdout(sys.stderr) if json_ else contextlib.nullcontext()
@@ -418,22 +518,23 @@ def run(
             "keep_events": small if events is None else events,
             "keep_agents": small if agents is None else agents,
         }
-        with scsim.open_store(store):  # a bad store path fails now, not after the run
-            pass
+        check_store(store)  # a path a run cannot be saved to fails now, not after it
         if checkpoint is not None:
             from scsim.store.duck import new_run_id
 
-            options = {"store": str(store.resolve()), "run_id": new_run_id()}
-            options |= {"json": json_, "all": all_}
+            options = {"store": str(store.resolve()), "run_id": new_run_id(), "json": json_}
+            options |= {"all": all_, "label": _label(label), "overrides": overrides}
             first = _checkpointed(checkpoint, options, days, lambda progress: scsim.simulate(
                 loaded, population, days, seed, threads=threads, progress=progress,
                 checkpoint=checkpoint, every=every, checkpoint_options=options, **keep,
             ))  # fmt: skip
-            replicates, ids = 1, [first.run_id]
+            ids = [first.run_id]
         else:
-            first, ids, summaries = _simulate_batch(
-                loaded, population, days, seed, threads, replicates, store, keep
+            lander = Lander(store, replicates=replicates, label=_label(label), overrides=overrides)
+            first, summaries = _simulate_batch(
+                loaded, population, days, seed, threads, replicates, lander, keep
             )
+            ids = lander.ids
     ci = None
     if replicates > 1:
         from scsim.analysis.stats import summary_intervals
@@ -466,8 +567,10 @@ def resume(
     quiet = contextlib.redirect_stdout(sys.stderr) if options.get("json") else None
     with quiet or contextlib.nullcontext():
         store = Path(options.get("store", DEFAULT_STORE))
-        with scsim.open_store(store, read_only=True) as s:
-            done = s.has_run(options.get("run_id", ""))
+        done = False
+        if store.exists():
+            with scsim.open_store(store, read_only=True) as s:
+                done = s.has_run(options.get("run_id", ""))
         if done:
             ckpt.clear(directory)
             message = f"{directory}: this run is already stored as {options['run_id']} in {store}"
@@ -489,19 +592,34 @@ def _checkpointed(directory: Path, options: dict, days: int, go: Callable) -> Ru
     """Run ``go(progress)`` (a checkpointed run, or its resume), store the result once
     under the id chosen when it started, then drop its checkpoints."""
     from scsim.engine import checkpoint as ckpt
+    from scsim.store.spool import open_waiting, store_wait
 
+    tty = sys.stderr.isatty()
     try:
-        with _progress_bar(days, enabled=sys.stderr.isatty()) as progress:
+        with _progress_bar(days, enabled=tty, lines=not tty) as progress:
             result = go(progress)
     except KeyboardInterrupt:
         _fail(f"interrupted; `scsim resume {directory}` continues from the last checkpoint")
         raise typer.Exit(130) from None
-    with scsim.open_store(Path(options["store"])) as s:
+    meta = {"label": options.get("label"), "overrides": options.get("overrides")}
+    on_wait = lambda t: _note(f"note: {t}")  # noqa: E731
+    with open_waiting(Path(options["store"]), store_wait(), on_wait) as s:
         if not s.has_run(options["run_id"]):
-            s.save(result, run_id=options["run_id"])
+            s.save(result, run_id=options["run_id"], **meta)
     result.run_id = options["run_id"]
     ckpt.clear(directory)
     return result
+
+
+def _label(text: str | None) -> str | None:
+    """A label is one line of printable text (it is shown in a table)."""
+    if text is None:
+        return None
+    if not text.strip() or not text.isprintable() or len(text) > 200:
+        raise OptionError(
+            f"--label {text!r}: expected one line of printable text, 1 to 200 characters"
+        )
+    return text.strip()
 
 
 def _simulate_batch(
@@ -511,20 +629,22 @@ def _simulate_batch(
     seed: int,
     threads: int | None,
     replicates: int,
-    store: Path,
+    lander: Lander,
     keep: dict[str, bool],
-) -> tuple[Run, list[str], list[dict[str, float]]]:
-    """Simulate seeds ``seed..seed+replicates-1``, storing each as it finishes.
+) -> tuple[Run, list[dict[str, float]]]:
+    """Simulate seeds ``seed..seed+replicates-1``, then store them all at once.
 
     Keeps the first run whole (for its summary table) and only the summaries of the
-    others. An interruption or failure removes the runs of the batch already stored,
-    so, as for one run, nothing half-done is left in the store.
+    others; the lander holds the runs until the batch is complete, so a batch lands
+    whole or not at all. An interruption or failure stores nothing.
     """
+    from scsim.store.spool import store_wait
+
     first: Run | None = None
-    ids: list[str] = []
     summaries: list[dict[str, float]] = []
+    tty = sys.stderr.isatty()
     try:
-        with _progress_bar(days, enabled=sys.stderr.isatty(), runs=replicates) as progress:
+        with _progress_bar(days, enabled=tty, runs=replicates, lines=not tty) as progress:
             for k in range(replicates):
                 result = scsim.simulate(
                     regime,
@@ -535,21 +655,37 @@ def _simulate_batch(
                     progress=progress,
                     **keep,
                 )
-                with scsim.open_store(store) as s:
-                    ids.append(s.save(result, batch=ids[0] if ids else None))
+                lander.add(result)
                 summaries.append(result.summary)
                 if first is None:
                     first = result
+        waiting, failure = lander.land(store_wait(), on_wait=lambda t: _note(f"note: {t}"))
     except BaseException as e:
-        if ids:
-            with scsim.open_store(store) as s:
-                s.delete_batch(ids[0])
+        lander.discard()
         if isinstance(e, KeyboardInterrupt):
             _fail("interrupted; nothing was stored")
             raise typer.Exit(130) from None
         raise
+    if waiting is not None:
+        _report_kept(lander.path, waiting, failure, replicates)
     assert first is not None
-    return first, ids, summaries
+    return first, summaries
+
+
+def _report_kept(store: Path, kept: Path, failure: ScsimError | None, replicates: int) -> None:
+    """Say where finished runs wait that the store could not take now; exit 2 when
+    the store refused them (damaged, say) rather than being busy."""
+    runs = "runs are" if replicates > 1 else "run is"
+    where = (
+        f"the {runs} kept in {str(kept)!r}, an scsim store itself (`scsim runs --store "
+        f"{kept}`); scsim adds {'them' if replicates > 1 else 'it'} to {str(store)!r} the "
+        "next time it can write to it (`scsim runs` tries). Nothing is lost."
+    )
+    if failure is None:
+        _note(f"note: the store {str(store)!r} stayed busy, so {where}")
+        return
+    _fail(_escape(f"{failure}. {where[0].upper()}{where[1:]}"))
+    raise typer.Exit(2)
 
 
 def _print_intervals(ids: list[str], ci: dict[str, tuple[float, float, float]]) -> None:
@@ -603,43 +739,74 @@ def validate(
 
 @app.command()
 def runs(store: StoreOpt = Path(DEFAULT_STORE)) -> None:
-    """List the runs in the store."""
+    """List the runs in the store.
+
+    One line a run: id, regime and the first digits of its hash (an edited copy of a
+    built-in shows another hash), label, --set overrides, population, days, seed and
+    replicate batch."""
+    from scsim.store.spool import pending
+
+    waiting = _take_in_pending(store)
+    with scsim.open_store(store, read_only=True) as s:
+        frame = s.runs()
+    if frame.height == 0:
+        typer.echo(f"no runs in {store} yet; `scsim run REGIME` adds one")
+    else:
+        _print_runs(store, frame)
+    if waiting:
+        left = pending(store)
+        _note(
+            f"note: {len(left)} finished batch(es) wait in {', '.join(map(str, left))} "
+            "because another process holds the store; they are added the next time "
+            "scsim can write to it"
+        )
+
+
+def _take_in_pending(store: Path) -> bool:
+    """Add runs spooled while the store was busy; True if some still wait."""
+    from scsim.store.duck import StoreBusy, check_path
+    from scsim.store.spool import pending
+
+    if not check_path(store).exists() or not pending(store):
+        return False
+    try:
+        scsim.open_store(store).close()  # opening for writing takes them in
+    except StoreBusy:
+        return True
+    return False
+
+
+def _print_runs(store: Path, frame: pl.DataFrame) -> None:
+    """The runs table. Under each regime name, the first digits of its resolved hash
+    (an edited copy of a built-in has another), the label and the --set overrides."""
     import polars as pl
     from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    with scsim.open_store(store, read_only=True) as s:
-        frame = s.runs()
-    if frame.height == 0:
-        typer.echo(f"no runs in {store} yet; `scsim run REGIME` adds one")
-        return
     table = Table(
         title=f"runs in {_escape(str(store))}", box=box.SIMPLE_HEAD, collapse_padding=True
     )
     table.add_column("id (stored at)", no_wrap=True)
-    table.add_column("regime")
+    table.add_column("regime #hash, label, --set", overflow="fold")
     for column in ("population", "days", "seed"):
-        table.add_column(column, justify="right")
-    # Replicate batches are named by their first run's random tail; the column takes
-    # the place of status (always "complete": the store keeps whole runs only) so the
-    # table still fits 80 columns.
+        table.add_column(column, justify="right", no_wrap=True)
+    # Replicate batches are named by their first run's random tail (status is always
+    # "complete": the store keeps whole runs only).
     batched = set(frame.filter(pl.col("batch").is_duplicated()).get_column("batch"))
-    table.add_column("batch" if batched else "status")
-    table.add_column("seconds", justify="right")
+    table.add_column("batch", no_wrap=True)
     for row in frame.iter_rows(named=True):
-        if batched:
-            last = row["batch"].rsplit("-", 1)[-1] if row["batch"] in batched else ""
-        else:
-            last = row["status"]
+        lines = [f"{_escape(row['regime'])} [dim]#{row['regime_hash'][:7]}[/]"]
+        if row["label"]:
+            lines.append(f"[italic]{_escape(row['label'])}[/]")
+        lines += [_escape(o) for o in json.loads(row["overrides"] or "[]")]
         table.add_row(
             row["id"],
-            _escape(row["regime"]),
+            "\n".join(lines),
             f"{row['population']:,}",
             f"{row['days']:,}",
             str(row["seed"]),
-            last,
-            f"{row['seconds']:,.3g}",
+            row["batch"].rsplit("-", 1)[-1] if row["batch"] in batched else "",
         )
     Console(highlight=False, emoji=False).print(table)
 
@@ -652,10 +819,41 @@ def export(
     ],
     store: StoreOpt = Path(DEFAULT_STORE),
 ) -> None:
-    """Export one run as Parquet files, one per table (runs, daily, summary, agents)."""
+    """Export one run as Parquet files, one per table.
+
+    Writes <run id>.<table>.parquet in OUTPUT for each table: runs (the run's row:
+    regime YAML, parameters, label), daily (the columns of run.daily: day, group, one
+    per metric), summary, agents (the final state, if kept), events, transitions and
+    list_moves (if kept). Each file has a run_id column."""
     with scsim.open_store(store, read_only=True) as s:
         for path in s.export_parquet(run_id, output):
             typer.echo(str(path))
+
+
+@app.command()
+def delete(
+    run_ids: Annotated[list[str], typer.Argument(help="Run ids (see `scsim runs`).")],
+    store: StoreOpt = Path(DEFAULT_STORE),
+) -> None:
+    """Delete runs from the store and give their space back.
+
+    The file is rewritten without them (DuckDB alone would only reuse the space for
+    later runs)."""
+    from scsim.store.spool import open_waiting, store_wait
+
+    if not store.exists():
+        raise ScsimError(f"no store at {str(store)!r}; nothing to delete")
+    with open_waiting(store, store_wait()) as s:
+        count = s.delete(list(dict.fromkeys(run_ids)))
+        before, after = s.compact()
+    typer.echo(
+        f"deleted {count} run{'s' if count != 1 else ''} from {store}; "
+        f"the file went from {_mb(before)} to {_mb(after)}"
+    )
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB"
 
 
 @app.command()
@@ -858,18 +1056,26 @@ def report(
         typer.Option("--format", help="html: one offline file; png: one figure per chart."),
     ] = ReportFormat.html,
 ) -> None:
-    """Write an audit report on one or more runs (several: compared side by side).
+    """Write an audit report on one or more runs (several: compared side by side), or
+    on an experiment (its id from `scsim sweep`).
 
     A run made with --replicates K is reported with its whole batch: means over the
     replicates with 95% interval bands. A world run shows its operators, flows and
     cascade, then each operator; two world runs are compared operator by operator.
     """
+    from scsim.experiment.cli import report_experiment
     from scsim.report import check_output, write_report
 
     check_output(output, format_.value)  # before loading anything
+    if len(run_ids) == 1 and report_experiment(run_ids[0], output, store, format_.value):
+        return
     with scsim.open_store(store, read_only=True) as s:
         loaded = [_report_item(s, run_id) for run_id in run_ids]
-    for path in write_report(loaded, output, format=format_.value):
+    try:
+        written = write_report(loaded, output, format=format_.value)
+    except OSError as e:  # a read-only directory, a full disk, /proc ...
+        raise ScsimError(f"cannot write {e.filename or output}: {e.strerror or e}") from None
+    for path in written:
         typer.echo(str(path))
 
 
@@ -899,6 +1105,16 @@ def explain(
     with scsim.open_store(store, read_only=True) as s:
         loaded = s.load(run_id)
     typer.echo(loaded.explain(agent, account).text())
+
+
+from scsim.web.command import serve  # noqa: E402 - the workbench's command lives with it
+
+app.command()(serve)
+
+
+from scsim.experiment.cli import register  # noqa: E402  (sweep, sensitivity)
+
+register(app)
 
 
 def main() -> None:

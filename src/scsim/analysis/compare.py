@@ -1,7 +1,7 @@
 """Paired comparison of two runs: what a rule change did, agent by agent.
 
 Two runs with the same population size, days and seed see the same behaviour draws
-(common random numbers, DESIGN.md "Randomness"): agent 4711 commits the same events
+(common random numbers: docs/internals.md, "Randomness"): agent 4711 commits the same events
 under A and under B. So the difference between the runs is not a difference between
 two samples but, for each agent, what the rules did to them. This module says who is
 sanctioned under one run and not the other, by group; how scores moved; and, for each

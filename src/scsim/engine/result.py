@@ -34,8 +34,16 @@ class _Frames:
     list_moves: pl.DataFrame | None = None
 
     @property
+    def compile_seconds(self) -> float:
+        """Seconds of ``seconds`` spent compiling kernels (0 when numba's on-disk
+        cache had them all: a first run on a machine pays this once)."""
+        return float(self.params.get("compile_seconds", 0.0))
+
+    @property
     def agent_days_per_s(self) -> float:
-        return self.population * self.days / self.seconds if self.seconds > 0 else 0.0
+        """The engine's speed: agent-days a second, compile time excluded."""
+        busy = self.seconds - self.compile_seconds
+        return self.population * self.days / busy if busy > 0 else 0.0
 
 
 @dataclass(kw_only=True)
@@ -43,7 +51,7 @@ class Run(_Frames):
     """One finished simulation.
 
     ``daily`` has one row per (day, group) with ``group == "all"`` for the whole
-    population, then one column per metric (DESIGN.md names). ``agents`` is the final
+    population, then one column per metric (the names of docs/frames.md). ``agents`` is the final
     state, one row per agent. ``summary`` maps each metric to its value for the run:
     a stock's value on the last day, a flow's total over the run. ``events`` has one row
     per recorded event and ``list_moves`` one per entry onto or exit from a list (both

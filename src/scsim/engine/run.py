@@ -7,6 +7,7 @@ options; this module owns them.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -24,7 +25,7 @@ from scsim.errors import OptionError
 from scsim.limits import MAX_DAYS, MAX_POPULATION, MAX_SEED
 from scsim.metrics.frames import agents_frame, daily_frame, summary, transitions_frame
 from scsim.metrics.names import stock_names
-from scsim.population import build_population
+from scsim.population import Population, build_population
 from scsim.regime import Regime
 from scsim.world import World, load
 
@@ -32,11 +33,12 @@ DEFAULT_CHUNK = 1 << 14
 DEFAULT_POPULATION = 100_000
 
 Progress = Callable[[int, int], None]
+OnDay = Callable[[int, dict[str, float]], None]
 
 
 def simulate(
     regime: Regime | World | str | Path,
-    population: int | None = None,
+    population: int | Population | None = None,
     days: int = 365,
     seed: int = 0,
     *,
@@ -46,6 +48,7 @@ def simulate(
     keep_events: bool = True,
     keep_agents: bool = True,
     replicates: int = 1,
+    on_day: OnDay | None = None,
     checkpoint: str | Path | None = None,
     every: int | None = None,
     checkpoint_options: dict | None = None,
@@ -56,6 +59,10 @@ def simulate(
     ``replicates=K`` (K > 1) runs seeds ``seed .. seed + K - 1`` and returns the K runs
     in seed order, a replicate batch as the CLI's ``--replicates K`` makes (pass it to
     ``compare`` or ``write_report`` for means and 95% intervals).
+
+    ``on_day(day, metrics)``, if given, is called after each day with that day's
+    metrics for the whole population (the "all" row of ``run.daily``, by column name),
+    so a notebook or the workbench can draw a run while it lives.
 
     ``population`` defaults to the regime's own ``population`` key, else 100,000.
     The result depends only on the regime, ``population``, ``days`` and ``seed``:
@@ -72,11 +79,12 @@ def simulate(
                 "scsim.load, a built-in name, or a path to a YAML file)"
             )
         regime = load(regime)
-    _check_flags(progress, keep_events, keep_agents)
+    _check_flags(progress, keep_events, keep_agents, on_day)
     if replicates != 1:
         if isinstance(replicates, bool) or not isinstance(replicates, int) or replicates < 1:
             raise OptionError(f"replicates: {replicates!r} (allowed: a whole number, 1 or more)")
         options = {"threads": threads, "chunk_size": chunk_size, "progress": progress}
+        options["on_day"] = on_day
         keep = {"keep_events": keep_events, "keep_agents": keep_agents}
         if checkpoint is not None:
             raise OptionError("checkpoint: one run at a time (allowed: replicates=1)")
@@ -85,7 +93,8 @@ def simulate(
                 for k in range(1, replicates)]  # fmt: skip
         return [first, *rest]
     world = regime if isinstance(regime, World) else world_of_one(regime)
-    population = default_population(world, population)
+    built = population if isinstance(population, Population) else None
+    population = built.n if built is not None else default_population(world, population)
     _check_options(population, days, seed, threads, chunk_size)
     if every is not None:
         _whole("every", every, 1, MAX_DAYS, str(MAX_DAYS))
@@ -97,7 +106,10 @@ def simulate(
             checkpoint_options or {},
         )  # fmt: skip
     keep = (bool(keep_events), bool(keep_agents))
-    return _drive(world, population, days, seed, threads, chunk_size, progress, keep, saver)
+    return _drive(
+        world, built or population, days, seed, threads, chunk_size, progress, keep, saver,
+        on_day=on_day,
+    )  # fmt: skip
 
 
 def world_of_one(regime: Regime) -> World:
@@ -182,7 +194,7 @@ class _Saver:
 
 def _drive(
     world: World,
-    population: int,
+    population: int | Population,
     days: int,
     seed: int,
     threads: int | None,
@@ -191,17 +203,24 @@ def _drive(
     keep: tuple[bool, bool],
     saver: _Saver | None = None,
     saved: tuple[int, dict[str, np.ndarray]] | None = None,
+    on_day: OnDay | None = None,
 ) -> Run | WorldRun:
     """The one driver: a world (a regime is a world of one) from day 0, or from a
-    checkpoint's ``saved`` (days done, arrays), to ``days``."""
+    checkpoint's ``saved`` (days done, arrays), to ``days``. ``population``: a size,
+    or a population built already (its ``indices`` copied: distancing drops ties)."""
     from scsim.engine.world import WorldLoop
 
     keep_events, keep_agents = keep
-    check_fits(list(world.regimes.values()), population)
+    built = population if isinstance(population, Population) else None
+    n = built.n if built is not None else population
+    check_fits(list(world.regimes.values()), n, days, keep_events)
     started = datetime.now(UTC)
     t0 = time.perf_counter()
-    with _numba_threads(threads):
-        pop = build_population(next(iter(world.regimes.values())), population, seed)
+    with _numba_threads(threads), _compile_timer() as compiling:
+        if built is not None:
+            pop = dataclasses.replace(built, indices=built.indices.copy())
+        else:
+            pop = build_population(next(iter(world.regimes.values())), n, seed)
         t1 = time.perf_counter()
         sim = WorldLoop(world, pop, seed, chunk_size or DEFAULT_CHUNK, keep_events)
         rows = len(next(iter(world.regimes.values())).groups) + 1
@@ -220,12 +239,14 @@ def _drive(
                 daily[name][day] = row
             if world_row is not None:
                 joint[day] = world_row
-            if saver is not None and saver.schedule.due(day + 1):
+            if on_day is not None:
+                on_day(day, _world_day(sim, ops, world_row, world.single))
+            if saver is not None and (saver.schedule.due(day + 1) or day + 1 == days):
                 saver.write(sim, daily, joint, day + 1)
             if progress is not None:
                 progress(day + 1, days)
     t2 = time.perf_counter()
-    params = _params(threads, chunk_size, t0, t1, t2)
+    params = _params(threads, chunk_size, t0, t1, t2, compiling)
     runs = {
         name: _operator_run(
             sim.loops[name], daily[name], seed, days, started, t2 - t0, params, keep_agents
@@ -237,13 +258,28 @@ def _drive(
     return world_run(world, runs, joint, sim, started, t2 - t0, params)
 
 
-def _params(threads, chunk_size, t0: float, t1: float, t2: float) -> dict:
+def _params(threads, chunk_size, t0: float, t1: float, t2: float, compiling: list) -> dict:
     return {
         "threads": numba.get_num_threads() if threads is None else threads,
         "chunk_size": chunk_size or DEFAULT_CHUNK,
         "build_seconds": t1 - t0,
         "loop_seconds": t2 - t1,
+        "compile_seconds": sum(compiling),
     }
+
+
+@contextlib.contextmanager
+def _compile_timer() -> Iterator[list[float]]:
+    """Seconds numba spends compiling kernels (cache misses only; nested compiles
+    counted once) while the block runs, so a run's speed can leave them out."""
+    from numba.core import event
+
+    spent: list[float] = []
+    listener = event.TimingListener()
+    with event.install_listener("numba:compile", listener):
+        yield spent
+    if listener.done:
+        spent.append(listener.duration)
 
 
 def _operator_run(
@@ -280,6 +316,19 @@ def _operator_run(
     )
 
 
+def _world_day(sim, ops: dict[str, np.ndarray], world_row, single: bool) -> dict[str, float]:
+    """A world's day for ``on_day``: each operator's "all" row under its prefixed
+    names, then the world's own metrics (the columns of ``WorldRun.daily``)."""
+    row: dict[str, float] = {}
+    for name, values in ops.items():
+        prefix = "" if single else f"{name}."
+        names = sim.loops[name].names
+        row |= {prefix + m: v for m, v in zip(names, values[0].tolist(), strict=True)}
+    if world_row is not None and not single:
+        row |= dict(zip(sim.world_names, world_row[0].tolist(), strict=True))
+    return row
+
+
 def default_population(regime: Regime | World, population: int | None = None) -> int:
     """``population`` if given, else the regime's (or world's) ``population`` key, else
     :data:`DEFAULT_POPULATION`: what ``simulate`` and ``scsim run`` both run."""
@@ -311,7 +360,7 @@ def _whole(name: str, value: object, lo: int, hi: int, hi_text: str) -> None:
         raise OptionError(f"{name}: {value} is out of range ({allowed})")
 
 
-def _check_flags(progress, keep_events, keep_agents) -> None:
+def _check_flags(progress, keep_events, keep_agents, on_day=None) -> None:
     for name, value in (("keep_events", keep_events), ("keep_agents", keep_agents)):
         if not isinstance(value, bool | np.bool_):
             raise OptionError(f"{name}: {_quote(value)} is not true or false (allowed: a bool)")
@@ -319,6 +368,11 @@ def _check_flags(progress, keep_events, keep_agents) -> None:
         raise OptionError(
             f"progress: {_quote(progress)} is not callable (allowed: None, or a function "
             "called with (days done, days))"
+        )
+    if on_day is not None and not callable(on_day):
+        raise OptionError(
+            f"on_day: {_quote(on_day)} is not callable (allowed: None, or a function "
+            "called with (day, metrics of that day))"
         )
 
 

@@ -1,4 +1,4 @@
-"""The audit metrics: names (DESIGN.md), kinds (stock or flow), and reductions."""
+"""The audit metrics: names (docs/frames.md), kinds (stock or flow), and reductions."""
 
 from scsim.metrics.names import flow_names, metric_names, stock_names
 

@@ -26,10 +26,19 @@ Why this layout:
 - ``runs.batch``: the id of the first run of a replicate batch (``scsim run
   --replicates K``: seeds S..S+K-1); a run on its own is its own batch.
 
+- ``runs.label`` (the user's words, ``scsim run --label``) and ``runs.overrides`` (the
+  ``--set`` strings, a JSON list): what tells a built-in, an edited copy and a variant
+  apart, with ``regime_hash``.
+
 - ``scsim_meta``: ``schema_version``; a store written by another layout is refused
-  with a clear error rather than misread. Version 1 (before events, transitions and
-  batches) is upgraded in place, in one transaction, the first time it is opened for
-  writing; opened read-only it is read as it is (no events, each run its own batch).
+  with a clear error rather than misread. Older versions (1: before events,
+  transitions and batches; 2: before labels) are upgraded in place, in one
+  transaction, the first time they are opened for writing; opened read-only they are
+  read as they are (no events, each run its own batch, no labels).
+
+Only scsim's own stores are opened: an existing DuckDB file without ``scsim_meta`` is
+refused before anything is written into it, and a file DuckDB cannot read (truncated,
+failed checksum) is one clear error wherever it is found.
 
 Run ids are ``YYYYmmdd-HHMMSS-<6 hex>`` (UTC, time of storing): they sort by time to
 the second; runs stored within one second are in no particular order.
@@ -40,10 +49,14 @@ readers see committed runs only and a failure midway leaves nothing behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
+import re
 import secrets
 import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,7 +70,7 @@ from scsim.world import World
 if TYPE_CHECKING:
     from scsim.engine.result import Run
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DEFAULT_PATH = "scsim.duckdb"
 
 _DDL = """
@@ -78,7 +91,9 @@ CREATE TABLE IF NOT EXISTS runs (
     status VARCHAR NOT NULL,
     layout JSON NOT NULL,
     agents_table VARCHAR,
-    batch VARCHAR
+    batch VARCHAR,
+    label VARCHAR,
+    overrides JSON
 );
 CREATE TABLE IF NOT EXISTS daily (
     run_id VARCHAR NOT NULL,
@@ -127,6 +142,10 @@ _MIGRATIONS = {
         "ALTER TABLE runs ADD COLUMN batch VARCHAR",
         "UPDATE runs SET batch = id",
     ],
+    "2": [
+        "ALTER TABLE runs ADD COLUMN label VARCHAR",
+        "ALTER TABLE runs ADD COLUMN overrides JSON",
+    ],
 }
 
 # The run's logs: long tables shared by every run, with how to insert a run's frame
@@ -160,6 +179,9 @@ _RUNS_COLUMNS = [
     "finished",
     "seconds",
     "batch",
+    "label",
+    "overrides",
+    "regime_hash",
 ]
 
 
@@ -266,17 +288,52 @@ class Store:
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r})"
 
+    @contextlib.contextmanager
+    def _guard(self, doing: str) -> Iterator[None]:
+        """Turn DuckDB's file errors (a damaged file, a full disk, a file size limit)
+        into one message that says what it means for the user's runs."""
+        try:
+            yield
+        except duckdb.Error as e:
+            if not _is_file_error(e):
+                raise
+            raise store_error(self.path, e, doing) from None
+        except RuntimeError as e:  # Ctrl-C inside DuckDB: "Query interrupted"
+            if "interrupted" not in str(e).lower():
+                raise
+            raise KeyboardInterrupt from None
+
     # -- writing ---------------------------------------------------------------------
 
-    def save(self, run: Run, *, batch: str | None = None, run_id: str | None = None) -> str:
+    def save(
+        self,
+        run: Run,
+        *,
+        batch: str | None = None,
+        label: str | None = None,
+        overrides: list[str] | None = None,
+        run_id: str | None = None,
+    ) -> str:
         """Store ``run`` whole, in one transaction, and return (and set) its id.
 
         Either every table gets the run or none does: a failure at any point (or a
         KeyboardInterrupt) rolls the transaction back. ``batch`` is the id of a stored
         run this one replicates (the first of its batch); by default a run is its own.
+        ``label`` and ``overrides`` (the ``--set`` strings) are kept to tell runs apart.
         ``run_id``: the id to store it under, chosen before the run (a checkpointed run
         chooses it when it starts, so that a resume after a kill stores it once).
         """
+        with self._guard("save the run"):
+            return self._save(run, batch, label, overrides, run_id)
+
+    def _save(
+        self,
+        run: Run,
+        batch: str | None,
+        label: str | None,
+        overrides: list[str] | None,
+        run_id: str | None,
+    ) -> str:
         if self.read_only:
             raise ScsimError(f"store {self.path} is open read-only; cannot save a run")
         if batch is not None:
@@ -297,31 +354,27 @@ class Store:
         summary = _summary_frame(run)
         has_agents = run.agents.width > 0
         agents_table = _agents_table_name(run_id) if has_agents else None
-
-        con = self._con
-        con.begin()
-        try:
-            self._insert_run_row(run, run_id, layout, agents_table, batch or run_id)
+        row = {
+            "layout": layout,
+            "agents_table": agents_table,
+            "batch": batch or run_id,
+            "label": label,
+            "overrides": list(overrides or []),
+        }
+        rid = _quote_literal(run_id)
+        with _transaction(self._con):
+            self._insert_run_row(run, run_id, row)
             self._insert_frame(
-                "daily",
-                daily_long,
-                f"SELECT {_quote_literal(run_id)}, day, grp, metric, value FROM {{src}}",
+                "daily", daily_long, f"SELECT {rid}, day, grp, metric, value FROM {{src}}"
             )
             self._insert_frame(
-                "summary",
-                summary,
-                f"SELECT {_quote_literal(run_id)}, metric, value, kind FROM {{src}}",
+                "summary", summary, f"SELECT {rid}, metric, value, kind FROM {{src}}"
             )
             if agents_table is not None:
                 self._create_agents(agents_table, run_id, run.agents)
-            rid = _quote_literal(run_id)
             for name, frame in logs.items():
                 if frame is not None and frame.height:
                     self._insert_frame(name, frame, _LOGS[name][0].format(rid=rid))
-            con.commit()
-        except BaseException:
-            con.rollback()
-            raise
         run.run_id = run_id
         return run_id
 
@@ -329,60 +382,81 @@ class Store:
         """Whether a run of this id is stored (whole: a run is saved in one transaction)."""
         return bool(self._con.execute("SELECT 1 FROM runs WHERE id = ?", [run_id]).fetchall())
 
-    def delete_batch(self, batch: str) -> int:
-        """Remove every run of replicate batch ``batch``, in one transaction; return how
-        many. ``scsim run --replicates`` uses it so an interrupted batch leaves nothing
-        behind, as an interrupted single run does."""
-        if self.read_only:
-            raise ScsimError(f"store {self.path} is open read-only; cannot delete runs")
-        con = self._con
-        rows = con.execute("SELECT id, agents_table FROM runs WHERE batch = ?", [batch]).fetchall()
-        if not rows:
-            return 0
-        con.begin()
-        try:
-            for run_id, agents_table in rows:
-                for table in ("daily", "summary", *_LOGS):
-                    con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
-                if agents_table:
-                    con.execute(f"DROP TABLE IF EXISTS {_quote_ident(agents_table)}")
-            con.execute("DELETE FROM runs WHERE batch = ?", [batch])
-            con.commit()
-        except BaseException:
-            con.rollback()
-            raise
-        return len(rows)
+    def delete(self, run_ids: list[str]) -> int:
+        """Remove the runs ``run_ids`` (every table of each), in one transaction, and
+        return how many. Unknown ids are refused before anything is removed."""
+        with self._guard("delete runs"):
+            if self.read_only:
+                raise ScsimError(f"store {self.path} is open read-only; cannot delete runs")
+            tables = {run_id: self._run_row(run_id)["agents_table"] for run_id in run_ids}
+            with _transaction(self._con):
+                for run_id, agents_table in tables.items():
+                    self._delete_one(run_id, agents_table)
+            return len(tables)
 
-    def _insert_run_row(
-        self,
-        run: Run,
-        run_id: str,
-        layout: dict[str, Any],
-        agents_table: str | None,
-        batch: str,
-    ) -> None:
+    def delete_batch(self, batch: str) -> int:
+        """Remove every run of replicate batch ``batch`` in one transaction; return how
+        many (0 for an unknown batch)."""
+        with self._guard("delete runs"):
+            rows = self._con.execute("SELECT id FROM runs WHERE batch = ?", [batch]).fetchall()
+        return self.delete([r[0] for r in rows]) if rows else 0
+
+    def _delete_one(self, run_id: str, agents_table: str | None) -> None:
+        for table in ("daily", "summary", *_LOGS):
+            self._con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
+        if agents_table:
+            self._con.execute(f"DROP TABLE IF EXISTS {_quote_ident(agents_table)}")
+        self._con.execute("DELETE FROM runs WHERE id = ?", [run_id])
+
+    def compact(self) -> tuple[int, int]:
+        """Rewrite the file without the space deleted runs left (DuckDB reuses freed
+        blocks but never gives them back); return the file's size before and after.
+
+        The copy is made next to the store and put in its place while this connection
+        still holds the lock, so no other writer can slip in between.
+        """
+        with self._guard("compact the store"):
+            self._con.execute("CHECKPOINT")
+            before = self.path.stat().st_size
+            tmp = self.path.with_name(f"{self.path.name}.compact-{secrets.token_hex(4)}")
+            try:
+                self._con.execute(f"ATTACH {_quote_literal(str(tmp))} AS _scsim_compact")
+                db = self._con.execute("SELECT current_database()").fetchall()[0][0]
+                self._con.execute(f"COPY FROM DATABASE {_quote_ident(db)} TO _scsim_compact")
+                self._con.execute("DETACH _scsim_compact")
+                tmp.replace(self.path)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+            self._con.close()
+            self._con = _connect(self.path, read_only=False)
+            return before, self.path.stat().st_size
+
+    def _insert_run_row(self, run: Run, run_id: str, row: dict[str, Any]) -> None:
         regime = run.regime
-        self._con.execute(
-            "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                run_id,
-                regime.name,
-                regime.content_hash(),
-                regime.to_yaml(),
-                json.dumps(run.params, default=_json_default, sort_keys=True),
-                int(run.population),
-                int(run.days),
-                int(run.seed),
-                _scsim_version(),
-                str(run.started),
-                str(run.finished),
-                float(run.seconds),
-                "complete",
-                json.dumps(layout),
-                agents_table,
-                batch,
-            ],
-        )
+        values = {
+            "id": run_id,
+            "regime": regime.name,
+            "regime_hash": regime.content_hash(),
+            "regime_yaml": regime.to_yaml(),
+            "params": json.dumps(run.params, default=_json_default, sort_keys=True),
+            "population": int(run.population),
+            "days": int(run.days),
+            "seed": int(run.seed),
+            "scsim_version": _scsim_version(),
+            "started": str(run.started),
+            "finished": str(run.finished),
+            "seconds": float(run.seconds),
+            "status": "complete",
+            "layout": json.dumps(row["layout"]),
+            "agents_table": row["agents_table"],
+            "batch": row["batch"],
+            "label": row["label"],
+            "overrides": json.dumps(row["overrides"]),
+        }
+        names = ", ".join(values)
+        marks = ", ".join("?" * len(values))
+        self._con.execute(f"INSERT INTO runs ({names}) VALUES ({marks})", list(values.values()))
 
     def _insert_frame(self, table: str, frame: pl.DataFrame, select: str) -> None:
         """Bulk insert through Arrow (no Python loop over rows)."""
@@ -410,16 +484,25 @@ class Store:
         """What the store holds, one row per run, oldest first.
 
         ``batch`` is the id of the first run of the run's replicate batch (its own id
-        for a run made alone).
+        for a run made alone); ``label`` the user's label (or null), ``overrides`` the
+        ``--set`` strings as a JSON list, ``regime_hash`` the resolved regime's hash.
         """
         cols = ", ".join(_RUNS_COLUMNS)
         if self.version < 2:
             cols = cols.replace("batch", "id AS batch")
-        return self._con.sql(f"SELECT {cols} FROM runs ORDER BY id").pl()
+        if self.version < 3:
+            cols = cols.replace("label", "NULL::VARCHAR AS label")
+            cols = cols.replace("overrides", "'[]'::JSON AS overrides")
+        with self._guard("list the runs"):
+            return self._con.sql(f"SELECT {cols} FROM runs ORDER BY id").pl()
 
     def batch_ids(self, run_id: str) -> list[str]:
         """The ids of the replicate batch ``run_id`` belongs to, by seed (the first run
         of the batch first); ``[run_id]`` for a run made alone."""
+        with self._guard(f"read run {run_id}"):
+            return self._batch_ids(run_id)
+
+    def _batch_ids(self, run_id: str) -> list[str]:
         self._run_row(run_id)
         if self.version < 2:
             return [run_id]
@@ -451,6 +534,10 @@ class Store:
 
     def load(self, run_id: str) -> Run:
         """The stored run, with its regime rebuilt from the stored resolved YAML."""
+        with self._guard(f"read run {run_id}"):
+            return self._load(run_id)
+
+    def _load(self, run_id: str) -> Run:
         from scsim.engine.result import Run
 
         row = self._run_row(run_id)
@@ -518,26 +605,49 @@ class Store:
             )
         return _restore_dtypes(frame, spec)
 
+    def experiment(self, experiment_id: str) -> pl.DataFrame:
+        """A sweep's runs as a tidy frame (``scsim.store.experiments.frame``)."""
+        from scsim.store.experiments import frame
+
+        return frame(self, experiment_id)
+
     def export_parquet(self, run_id: str, directory: str | Path) -> list[Path]:
         """Write the run's rows of each table to ``directory`` as Parquet files.
 
-        Files ``<run id>.<table>.parquet``: ``runs`` (its one row), ``daily`` (long form,
-        as stored), ``summary``, if the run has agent columns ``agents``, and if it
-        kept them ``events``, ``transitions`` and ``list_moves`` (possibly with no rows).
-        The run id in the name lets many runs share a directory, and each file carries
-        its run id column, so ``pl.read_parquet("dir/*.daily.parquet")`` stacks them.
-        DuckDB streams them, so a run larger than memory exports too.
+        Files ``<run id>.<table>.parquet``: ``runs`` (its one row), ``daily`` (the
+        columns of ``run.daily``: ``day``, ``group`` and one per metric, after a
+        ``run_id`` column), ``summary``, if the run has agent columns ``agents``, and if
+        it kept them ``events``, ``transitions`` and ``list_moves`` (possibly with no
+        rows). The run id in the name lets many runs share a directory, and each file
+        carries its run id column, so ``pl.read_parquet("dir/*.daily.parquet")`` stacks
+        them. DuckDB streams the large tables, so a run larger than memory exports too.
         """
-        row = self._run_row(run_id)
-        out = Path(directory)
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise ScsimError(f"cannot create export directory {out}: {e.strerror}") from e
+        with self._guard(f"read run {run_id}"):
+            row = self._run_row(run_id)
+            out = Path(directory)
+            try:
+                out.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise ScsimError(f"cannot create export directory {out}: {e.strerror}") from e
+            written = []
+            for name, query in self._export_queries(run_id, row).items():
+                path = out / f"{run_id}.{name}.parquet"
+                try:
+                    if name == "daily":
+                        self._daily_export(run_id, row).write_parquet(path)
+                    else:
+                        target = _quote_literal(str(path))
+                        self._con.execute(f"COPY ({query}) TO {target} (FORMAT parquet)")
+                except (OSError, duckdb.IOException) as e:
+                    raise _output_error(path, e) from None
+                written.append(path)
+            return written
+
+    def _export_queries(self, run_id: str, row: dict[str, Any]) -> dict[str, str]:
         rid = _quote_literal(run_id)
         queries = {
             "runs": f"SELECT * FROM runs WHERE id = {rid}",
-            "daily": f"SELECT * FROM daily WHERE run_id = {rid} ORDER BY day, grp, metric",
+            "daily": "",  # wide, as run.daily: built by _daily_export
             "summary": f"SELECT * FROM summary WHERE run_id = {rid} ORDER BY metric",
         }
         if row["agents_table"]:
@@ -547,12 +657,30 @@ class Store:
             for table, (_, order) in _LOGS.items():
                 if layout.get(table) is not None:
                     queries[table] = f"SELECT * FROM {table} WHERE run_id = {rid} ORDER BY {order}"
-        written = []
-        for name, query in queries.items():
-            path = out / f"{run_id}.{name}.parquet"
-            self._con.execute(f"COPY ({query}) TO {_quote_literal(str(path))} (FORMAT parquet)")
-            written.append(path)
-        return written
+        return queries
+
+    def _daily_export(self, run_id: str, row: dict[str, Any]) -> pl.DataFrame:
+        """``run.daily`` as the engine made it, with the run id first (Enum columns as
+        strings: Parquet readers without polars know no Enum)."""
+        long = self._con.sql(
+            "SELECT day, grp, metric, value FROM daily WHERE run_id = ?", params=[run_id]
+        ).pl()
+        wide = _daily_wide(long, json.loads(row["layout"]))
+        enums = [c for c, t in wide.schema.items() if isinstance(t, pl.Enum | pl.Categorical)]
+        return wide.with_columns([pl.col(c).cast(pl.String) for c in enums]).select(
+            pl.lit(run_id).alias("run_id"), pl.all()
+        )
+
+
+_OUTPUT_REASONS = ("Permission denied", "No space left", "File too large", "Read-only file")
+
+
+def _output_error(path: Path, e: BaseException) -> ScsimError:
+    """A failed write of an export file: which file, and why in the system's words."""
+    reason = getattr(e, "strerror", None) or next(
+        (r for r in _OUTPUT_REASONS if r.lower() in str(e).lower()), str(e).splitlines()[0]
+    )
+    return ScsimError(f"cannot write {path}: {reason}")
 
 
 def _daily_long(daily: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, Any]]:
@@ -672,13 +800,93 @@ def _regime_from_yaml(text: str) -> Any:
             ) from e
 
 
-def open_store(path: str | Path = DEFAULT_PATH, *, read_only: bool = False) -> Store:
-    """Open (creating if needed) the store at ``path``.
+class StoreBusy(ScsimError):
+    """Another process holds the store's lock (DuckDB lets one process write)."""
 
-    ``read_only`` opens an existing store without taking the write lock, so several
-    readers can look while nothing writes; a missing file is then an error rather than
-    a new empty store.
-    """
+
+# DuckDB's errors that mean the file, not scsim's SQL: a damaged or truncated file (an
+# IO or plain ``Error`` such as "Corrupt database file"), a full disk, a size limit.
+_FILE_ERRORS = (
+    duckdb.IOException,
+    duckdb.InternalException,
+    duckdb.SerializationException,
+    duckdb.FatalException,
+)
+_PLAIN_ERROR = duckdb.Error
+
+
+# What a failed commit (a TransactionException) says when the file, not the SQL, failed.
+_FILE_WORDS = ("could not write", "could not read", "file too large", "no space left",
+               "permission denied", "corrupt")  # fmt: skip
+
+
+def _is_file_error(e: BaseException) -> bool:
+    if isinstance(e, _FILE_ERRORS) or type(e) is _PLAIN_ERROR:
+        return True
+    text = str(e).lower()
+    return isinstance(e, duckdb.TransactionException) and any(w in text for w in _FILE_WORDS)
+
+
+def store_error(path: Path, e: BaseException, doing: str) -> ScsimError:
+    """One message for a DuckDB error on the store's file, naming the file and what the
+    user's runs are left as. DuckDB's own lock message names a CLI flag scsim has
+    not; it is replaced."""
+    text = str(e)
+    where = repr(str(path))
+    lock = re.search(r"Conflicting lock is held in (.*?) \(PID (\d+)\)", text)
+    if "Could not set lock" in text:
+        holder = f" (pid {lock.group(2)}, {lock.group(1)})" if lock else ""
+        return StoreBusy(
+            f"store {where} is in use by another process{holder}; DuckDB lets one process "
+            "write a store at a time (readers too block a writer): close it, or pass "
+            "another --store"
+        )
+    for reason in ("File too large", "No space left on device", "Permission denied"):
+        if reason.lower() in text.lower() and doing.startswith(("save", "delete", "compact")):
+            hint = " (a file size limit: see `ulimit -f`)" if reason == "File too large" else ""
+            return ScsimError(
+                f"could not {doing} in store {where}: {reason}{hint}. The store is as it "
+                "was before (DuckDB rolled the change back); nothing was stored"
+            )
+    first = text.splitlines()[0] if text else type(e).__name__
+    return ScsimError(
+        f"store {where} is damaged or not a DuckDB file; could not {doing} "
+        f"(DuckDB: {first}). Restore it from a copy, or pass another --store"
+    )
+
+
+@contextlib.contextmanager
+def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One transaction: committed whole or rolled back. Ctrl-C inside DuckDB surfaces
+    as its "Query interrupted" error; it is a KeyboardInterrupt again here, and a
+    rollback that finds the transaction already aborted is not a second error."""
+    con.begin()
+    try:
+        yield
+        con.commit()
+    except BaseException as e:
+        with contextlib.suppress(duckdb.Error, RuntimeError):
+            con.rollback()
+        if not isinstance(e, KeyboardInterrupt) and "interrupted" in str(e).lower():
+            raise KeyboardInterrupt from None
+        raise
+
+
+def _connect(p: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """A connection without DuckDB's progress bar (it would write a long save's
+    progress into ``--json``'s stdout)."""
+    try:
+        con = duckdb.connect(str(p), read_only=read_only)
+    except duckdb.Error as e:
+        if not _is_file_error(e) and "lock" not in str(e):
+            raise
+        raise store_error(p, e, "open it") from None
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
+def check_path(path: str | Path) -> Path:
+    """The store path as a Path, refused early when no store can ever be made there."""
     p = Path(path)
     if not p.parent.is_dir():
         raise ScsimError(
@@ -687,36 +895,84 @@ def open_store(path: str | Path = DEFAULT_PATH, *, read_only: bool = False) -> S
         )
     if p.is_dir():
         raise ScsimError(f"store path {str(p)!r} is a directory; pass a file path")
+    return p
+
+
+def check_store(path: str | Path) -> None:
+    """Refuse, before any simulating, a store path that a run could not be saved to:
+    a missing directory, a foreign or damaged DuckDB file, a newer schema. Creates
+    nothing (a missing store is made when the first run is saved). A store busy with
+    another process passes: saving waits for it."""
+    p = check_path(path)
+    if not p.exists():
+        return
+    try:
+        open_store(p, read_only=True).close()
+    except StoreBusy:
+        pass
+
+
+def open_store(path: str | Path = DEFAULT_PATH, *, read_only: bool = False) -> Store:
+    """Open (creating if needed) the store at ``path``.
+
+    ``read_only`` opens an existing store without taking the write lock, so several
+    readers can look while nothing writes; a missing file is then an error rather than
+    a new empty store. An existing file that is not an scsim store is refused before
+    anything is written into it. Opened for writing, a store takes in the runs that
+    waited in spool files next to it (:mod:`scsim.store.spool`).
+    """
+    p = check_path(path)
     if read_only and not p.exists():
         raise ScsimError(f"no store at {str(p)!r}; `scsim run` creates one")
+    new = not p.exists()
+    con = _connect(p, read_only)
     try:
-        con = duckdb.connect(str(p), read_only=read_only)
-    except (duckdb.IOException, duckdb.Error) as e:
-        raise ScsimError(f"cannot open store {str(p)!r}: {e}") from e
-    try:
-        if not read_only:
+        found = _prepare(con, p, read_only, new)
+    except BaseException as e:
+        con.close()
+        if _is_file_error(e):
+            raise store_error(p, e, "open it") from None
+        raise
+    store = Store(p, con, read_only, version=int(found))
+    if not read_only:
+        from scsim.store.spool import ingest_pending
+
+        try:
+            ingest_pending(store)
+        except BaseException:
+            store.close()
+            raise
+    return store
+
+
+def _prepare(con: duckdb.DuckDBPyConnection, p: Path, read_only: bool, new: bool) -> str:
+    """Check the file is an scsim store (creating one in a new file), upgrade an old
+    one opened for writing, and return its schema version."""
+    if new and not read_only:
+        with _transaction(con):
             con.execute(_DDL)
             con.execute(
-                "INSERT INTO scsim_meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
-                [str(SCHEMA_VERSION)],
+                "INSERT INTO scsim_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
             )
+    tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
+    if "scsim_meta" not in tables:
+        listed = ", ".join(sorted(tables)[:5]) + (" ..." if len(tables) > 5 else "")
+        holds = f"its tables: {listed}" if tables else "it has no tables"
+        raise ScsimError(
+            f"{str(p)!r} is a DuckDB file but not an scsim store ({holds}); scsim "
+            "never writes into another program's database: pass another --store"
+        )
+    found = _schema_version(con)
+    if not read_only and found in _MIGRATIONS:
+        con.execute(_DDL)  # the tables a newer version adds
+        _migrate(con, found)
         found = _schema_version(con)
-        if not read_only and found in _MIGRATIONS:
-            _migrate(con, found)
-            found = _schema_version(con)
-    except duckdb.CatalogException as e:
-        con.close()
-        raise ScsimError(f"{str(p)!r} is a DuckDB file but not an scsim store") from e
-    except BaseException:
-        con.close()
-        raise
     readable = {str(SCHEMA_VERSION), *_MIGRATIONS} if read_only else {str(SCHEMA_VERSION)}
     if found not in readable:
-        con.close()
         raise ScsimError(
             f"store {str(p)!r} has schema version {found}, this scsim reads {SCHEMA_VERSION}"
         )
-    return Store(p, con, read_only, version=int(found))
+    return found
 
 
 def _schema_version(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -726,8 +982,7 @@ def _schema_version(con: duckdb.DuckDBPyConnection) -> str | None:
 
 def _migrate(con: duckdb.DuckDBPyConnection, found: str) -> None:
     """Upgrade a store from version ``found`` to ``SCHEMA_VERSION`` in one transaction."""
-    con.begin()
-    try:
+    with _transaction(con):
         version = found
         while version in _MIGRATIONS:
             for statement in _MIGRATIONS[version]:
@@ -736,7 +991,11 @@ def _migrate(con: duckdb.DuckDBPyConnection, found: str) -> None:
         con.execute(
             "UPDATE scsim_meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)]
         )
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
+
+
+def remove_store_files(path: Path) -> None:
+    """Delete a store file and its write-ahead log (a store scsim made and then found
+    nothing to keep in)."""
+    for p in (path, path.with_name(path.name + ".wal")):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(p)

@@ -1,5 +1,5 @@
 """The world file format: several regimes (operators) over one population, and the
-data flows and joint sanctions between them (DESIGN.md, "Many scorers, one society").
+data flows and joint sanctions between them (docs/regime-format.md, "Worlds").
 
 Checks that need only the file are here; checks that need the operators' regimes
 (a flow's behaviour, list or grade) are in ``scsim.world.load``, which reads them.
