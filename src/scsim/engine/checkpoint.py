@@ -283,9 +283,12 @@ def peek(directory: Path) -> dict:
             "`scsim run ... --checkpoint DIR`)"
         )
     try:
-        return json.loads((where / MANIFEST).read_text("utf-8"))
+        manifest = json.loads((where / MANIFEST).read_text("utf-8"))
     except (OSError, ValueError) as e:
         raise CheckpointError(f"{where}: the manifest is missing or damaged ({e})") from None
+    if not isinstance(manifest, dict):
+        raise CheckpointError(f"{where}: the manifest is damaged (not a JSON object)")
+    return manifest
 
 
 def clear(directory: Path) -> None:
@@ -309,10 +312,13 @@ def read(directory: Path) -> tuple[dict, Path, dict[str, np.ndarray]]:
             f"{manifest.get('state_format')}); this is scsim {__version__} (state format "
             f"{STATE_FORMAT}): a checkpoint resumes only with the scsim that wrote it"
         )
-    missing = [k for k in ("regime_hash", "population", "days", "seed", "day", "arrays", "crc32")
-               if k not in manifest]  # fmt: skip
+    needed = {"regime_hash": str, "population": int, "days": int, "seed": int, "day": int,
+              "arrays": dict, "crc32": dict}  # fmt: skip
+    missing = [k for k, kind in needed.items() if not isinstance(manifest.get(k), kind)]
     if missing:
-        raise CheckpointError(f"{where}: the manifest lacks {', '.join(missing)} (damaged)")
+        raise CheckpointError(
+            f"{where}: the manifest lacks {', '.join(missing)} (damaged; it cannot be resumed)"
+        )
     for name, crc in manifest["crc32"].items():
         path = where / name
         if not path.is_file():
