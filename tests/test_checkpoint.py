@@ -263,3 +263,17 @@ def test_kill_9_at_random_moments_then_resume_gives_the_run_once_whole(tmp_path)
     assert_frame_equal(stored.daily, whole.daily, check_exact=True)
     assert_frame_equal(stored.events, whole.events, check_exact=True)
     assert ckpt.latest(where) is None  # stored, so its checkpoints are gone
+
+
+def test_the_default_interval_keeps_writing_under_5_percent():
+    """Ten minutes of wall clock between checkpoints, or 20 times the last write's
+    time when that is longer (a 290M-agent checkpoint takes a minute or two)."""
+    schedule = ckpt.Schedule()
+    assert not schedule.due(1)
+    schedule.written(3.0)
+    assert schedule.gap == ckpt.DEFAULT_SECONDS
+    schedule.written(90.0)
+    assert schedule.gap == 1800.0 and 90.0 / (schedule.gap + 90.0) <= 0.05
+    schedule.last -= 1800.0
+    assert schedule.due(7)
+    assert ckpt.Schedule(every=5).due(10) and not ckpt.Schedule(every=5).due(11)

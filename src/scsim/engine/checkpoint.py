@@ -34,8 +34,11 @@ from scsim.errors import ScsimError
 #: Bump when the saved fields or their meaning change: older checkpoints are refused.
 STATE_FORMAT = 1
 #: The default interval: a checkpoint when this much wall-clock time has passed
-#: since the last (writing costs a few seconds at 10M agents, well under 5% of it).
+#: since the last (writing costs a few seconds at 10M agents, well under 5% of it) ...
 DEFAULT_SECONDS = 600.0
+#: ... or, when a write takes longer than 1/20 of that (above about 100M agents),
+#: this many times the last write's time, so writing never costs more than 5%.
+COST_FACTOR = 20.0
 MANIFEST = "manifest.json"
 REGIME_FILE = "regime.yaml"
 PREFIX = "day-"
@@ -92,7 +95,7 @@ def _set(obj: Any, path: str, value: Any) -> None:
     if isinstance(current, np.ndarray) and current.shape == value.shape:
         np.copyto(current, value)  # shared arrays (graph.indices, State) stay shared
     else:
-        setattr(obj, last, value)
+        setattr(obj, last, np.array(value))  # a copy: the saved one is read-only
 
 
 def loop_arrays(loop: Any) -> dict[str, np.ndarray]:
@@ -131,10 +134,10 @@ def restore_loop(loop: Any, arrays: dict[str, np.ndarray]) -> None:
             if path in arrays:
                 _set(loop, path, arrays[path])
         elif kind == "stack":
-            _set(loop, path, list(arrays[path]))
+            _set(loop, path, list(np.array(arrays[path])))
         elif kind == "parts":
             cols = _from_columns(path, arrays)
-            _set(loop, path, [tuple(cols)] if cols and cols[0].size else [])
+            _set(loop, path, [tuple(np.array(c) for c in cols)] if cols and cols[0].size else [])
         else:
             _set(loop, path, _from_due(path, arrays, _events if kind == "events_due" else _tuple))
 
@@ -327,25 +330,32 @@ def read(directory: Path) -> tuple[dict, Path, dict[str, np.ndarray]]:
             raise CheckpointError(
                 f"{path}: damaged (its checksum differs from the manifest's; it cannot be resumed)"
             )
+    # Mapped, not read: restoring copies them into the rebuilt run, so a resume of
+    # 290M agents does not hold its state twice.
     arrays = {
-        key: np.load(where / name, allow_pickle=False) for key, name in manifest["arrays"].items()
+        key: np.load(where / name, mmap_mode="r", allow_pickle=False)
+        for key, name in manifest["arrays"].items()
     }
     return manifest, where / REGIME_FILE, arrays
 
 
 class Schedule:
     """When to write: every ``every`` days, or (by default) when ``seconds`` of wall
-    clock have passed since the last checkpoint (or the start)."""
+    clock, or :data:`COST_FACTOR` times the last write's time if that is longer, have
+    passed since the last checkpoint (or the start)."""
 
     def __init__(self, every: int | None = None, seconds: float = DEFAULT_SECONDS) -> None:
-        self.every, self.seconds = every, seconds
+        self.every, self.gap = every, seconds
+        self.seconds = seconds
         self.last = time.monotonic()
 
     def due(self, day: int) -> bool:
         """Whether to write after ``day`` days."""
         if self.every is not None:
             return day % self.every == 0
-        return time.monotonic() - self.last >= self.seconds
+        return time.monotonic() - self.last >= self.gap
 
-    def written(self) -> None:
+    def written(self, took: float) -> None:
+        """A checkpoint was written, in ``took`` seconds."""
         self.last = time.monotonic()
+        self.gap = max(self.seconds, COST_FACTOR * took)

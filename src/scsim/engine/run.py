@@ -188,8 +188,9 @@ class _Saver:
         for name, rows in daily.items():
             arrays[f"{name}/daily"] = rows[:day]
         arrays["+world/daily"] = joint[:day]
+        t = time.perf_counter()
         ckpt.write(self.directory, day, arrays, self.regime_yaml, self.meta)
-        self.schedule.written()
+        self.schedule.written(time.perf_counter() - t)
 
 
 def _drive(
