@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from scsim.regime import builtin_names  # noqa: E402
-from scsim.regime.provenance import figures  # noqa: E402
-from scsim.world import builtin_world_names  # noqa: E402
+from scsim.regime import builtin_names
+from scsim.regime.provenance import figures
+from scsim.world import builtin_world_names
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "scsim"
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from scsim.engine import rng
+from scsim.core import rng
 from scsim.population.build import agent_rate
 from scsim.regime.schema import EVENT_INDEX_BITS
 

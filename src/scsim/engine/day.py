@@ -13,7 +13,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from scsim.engine import behave, network, respond, rng, scoring, settle
+from scsim.core import rng
+from scsim.engine import behave, network, respond, scoring, settle
 from scsim.engine.appeals import Appeals
 from scsim.engine.compile import MAX_EVENTS_PER_DAY, SCALE, Compiled
 from scsim.engine.state import State, initial_state

@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from scsim.engine import rng
+from scsim.core import rng
 from scsim.engine.compile import Compiled, compile_regime
 from scsim.engine.day import DayLoop, own_errors
 from scsim.engine.settle import BY_EVENT, BY_GRADE

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import polars as pl
 
-from scsim.engine.compile import SCALE, Compiled
-from scsim.engine.state import State
+from scsim.core.units import SCALE
 from scsim.observe.stage import Events
 from scsim.population import Population
 from scsim.regime import Regime
+
+if TYPE_CHECKING:  # types only: the metrics do not import the engine
+    from scsim.engine.compile import Compiled
+    from scsim.engine.state import State
 
 
 def daily_frame(daily: np.ndarray, names: list[str], groups: list[str]) -> pl.DataFrame:

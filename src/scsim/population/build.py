@@ -12,7 +12,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
-from scsim.engine import rng
+from scsim.core import rng
 from scsim.errors import OptionError
 from scsim.limits import MAX_POPULATION
 from scsim.population.graph import friendship_graph
