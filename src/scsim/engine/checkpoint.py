@@ -95,7 +95,8 @@ def _set(obj: Any, path: str, value: Any) -> None:
     if isinstance(current, np.ndarray) and current.shape == value.shape:
         np.copyto(current, value)  # shared arrays (graph.indices, State) stay shared
     else:
-        setattr(obj, last, np.array(value))  # a copy: the saved one is read-only
+        # a copy of an array: the saved one is mapped read-only
+        setattr(obj, last, np.array(value) if isinstance(value, np.ndarray) else value)
 
 
 def loop_arrays(loop: Any) -> dict[str, np.ndarray]:
