@@ -25,6 +25,7 @@ from typer.core import TyperGroup
 import scsim
 from scsim.errors import OptionError, ScsimError
 from scsim.limits import MAX_DAYS, MAX_POPULATION, MAX_SEED
+from scsim.metrics.names import SECTIONS
 
 if TYPE_CHECKING:
     import click
@@ -261,24 +262,8 @@ def _run_json(run: Run, replicates: list[str] | None = None, ci: dict | None = N
     return json.dumps(payload, allow_nan=False)
 
 
-# Metric families (docs/frames.md) grouped for the end-of-run table.
-_SECTIONS: list[tuple[str, tuple[str, ...]]] = [
-    ("score", ("mean_score", "score_gini")),
-    ("grades", ("grade_share",)),
-    ("list, sanctions, rewards", ("blacklisted", "sanctioned", "rewarded")),
-    (
-        "errors",
-        (
-            "false_attributions",
-            "false_matches_outside",
-            "wrongful_penalties",
-            "wrongfully_sanctioned",
-            "disparate_impact",
-        ),
-    ),
-    ("events", ("events_true", "events_recorded")),
-    ("behaviour and ties", ("chilling", "isolation")),
-]
+# Metric families grouped for the end-of-run table, declared with the metrics.
+_SECTIONS = SECTIONS
 
 
 def _section_of(metric: str) -> str:

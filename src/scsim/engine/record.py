@@ -12,6 +12,7 @@ import numpy as np
 
 from scsim.core.units import SCALE
 from scsim.engine import network, settle
+from scsim.metrics.names import PER_CAPITA, family
 from scsim.metrics.reduce import disparate_impact, gini_from_histogram
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ def record(loop: DayLoop, flows: dict[str, np.ndarray]) -> np.ndarray:
     everyone = _with_total(loop.group_size)
     with np.errstate(invalid="ignore", divide="ignore"):
         for name in rows:
-            if name in ("mean_score", "degree") or name.startswith("grade_share."):
+            if family(name) in PER_CAPITA:
                 rows[name] = rows[name] / everyone
         rehab = _with_total(loop.rehab)
         rows["days_to_rehabilitation"] = rehab[:, 0] / rehab[:, 1]
