@@ -27,7 +27,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from scsim.engine import rng
+from scsim.core import rng
 
 SCALE = 256
 GRADE_MIN = np.array([1300, 1150, 1000, 850, 600], dtype=np.int64) * SCALE

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from scsim.engine import rng
+from scsim.core import rng
 from scsim.engine.behave import pack
 from scsim.engine.compile import compile_regime, observer_searches
 from scsim.engine.run import simulate

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from scsim.engine import rng
+from scsim.core import rng
 from scsim.engine.compile import compile_regime
 from scsim.engine.day import DayLoop
 from scsim.engine.network import isolation

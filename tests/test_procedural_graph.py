@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from scsim.engine import rng
+from scsim.core import rng
 from scsim.engine.run import simulate
 from scsim.errors import RegimeError
 from scsim.population import build, build_population

@@ -24,6 +24,8 @@ from typer.core import TyperGroup
 
 import scsim
 from scsim.errors import OptionError, ScsimError
+from scsim.limits import MAX_DAYS, MAX_POPULATION, MAX_SEED
+from scsim.metrics.names import SECTIONS
 
 if TYPE_CHECKING:
     import click
@@ -36,9 +38,6 @@ if TYPE_CHECKING:
     from scsim.store import Store
     from scsim.store.spool import Lander
 
-MAX_POPULATION = 2_000_000_000
-MAX_DAYS = 36_500
-MAX_SEED = 2**63 - 1
 MAX_REPLICATES = 1000
 DEFAULT_STORE = "scsim.duckdb"
 #: Largest population whose per-agent frames (final state, event log) a run keeps by
@@ -263,24 +262,8 @@ def _run_json(run: Run, replicates: list[str] | None = None, ci: dict | None = N
     return json.dumps(payload, allow_nan=False)
 
 
-# Metric families (docs/frames.md) grouped for the end-of-run table.
-_SECTIONS: list[tuple[str, tuple[str, ...]]] = [
-    ("score", ("mean_score", "score_gini")),
-    ("grades", ("grade_share",)),
-    ("list, sanctions, rewards", ("blacklisted", "sanctioned", "rewarded")),
-    (
-        "errors",
-        (
-            "false_attributions",
-            "false_matches_outside",
-            "wrongful_penalties",
-            "wrongfully_sanctioned",
-            "disparate_impact",
-        ),
-    ),
-    ("events", ("events_true", "events_recorded")),
-    ("behaviour and ties", ("chilling", "isolation")),
-]
+# Metric families grouped for the end-of-run table, declared with the metrics.
+_SECTIONS = SECTIONS
 
 
 def _section_of(metric: str) -> str:
@@ -477,11 +460,28 @@ def run(
             help="Your words for this run, shown by `scsim runs` (e.g. 'harsher rules').",
         ),
     ] = None,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            "--checkpoint",
+            file_okay=False,
+            help="Save the run's state in this directory as it goes (every 10 minutes, "
+            "or --every DAYS); `scsim resume DIR` continues it after a crash.",
+        ),
+    ] = None,
+    every: Annotated[
+        int | None,
+        typer.Option(min=1, max=MAX_DAYS, help="With --checkpoint: save every DAYS days."),
+    ] = None,
 ) -> None:
     """Simulate REGIME (a regime or a world) and store the run (or K replicate runs
     with --replicates K). Above 10 million agents only aggregates are kept unless
     --events or --agents asks for more."""
     overrides = _overrides(set_)
+    if every is not None and checkpoint is None:
+        raise OptionError("--every: only with --checkpoint DIR (it says how often to save)")
+    if checkpoint is not None and replicates > 1:
+        raise OptionError("--checkpoint: one run at a time (allowed: without --replicates)")
     if seed + replicates - 1 > MAX_SEED:
         raise OptionError(
             f"--seed {seed} with --replicates {replicates}: the last seed would exceed "
@@ -504,11 +504,22 @@ def run(
             "keep_agents": small if agents is None else agents,
         }
         check_store(store)  # a path a run cannot be saved to fails now, not after it
-        lander = Lander(store, replicates=replicates, label=_label(label), overrides=overrides)
-        first, summaries = _simulate_batch(
-            loaded, population, days, seed, threads, replicates, lander, keep
-        )
-    ids = lander.ids
+        if checkpoint is not None:
+            from scsim.store.duck import new_run_id
+
+            options = {"store": str(store.resolve()), "run_id": new_run_id(), "json": json_}
+            options |= {"all": all_, "label": _label(label), "overrides": overrides}
+            first = _checkpointed(checkpoint, options, days, lambda progress: scsim.simulate(
+                loaded, population, days, seed, threads=threads, progress=progress,
+                checkpoint=checkpoint, every=every, checkpoint_options=options, **keep,
+            ))  # fmt: skip
+            ids = [first.run_id]
+        else:
+            lander = Lander(store, replicates=replicates, label=_label(label), overrides=overrides)
+            first, summaries = _simulate_batch(
+                loaded, population, days, seed, threads, replicates, lander, keep
+            )
+            ids = lander.ids
     ci = None
     if replicates > 1:
         from scsim.analysis.stats import summary_intervals
@@ -520,6 +531,69 @@ def run(
         _print_summary(first, all_)
         if ci is not None:
             _print_intervals(ids, ci)
+
+
+@app.command()
+def resume(
+    directory: Annotated[
+        Path, typer.Argument(help="The directory given to `scsim run ... --checkpoint`.")
+    ],
+    threads: Annotated[
+        int | None, typer.Option(min=1, help="Worker threads (default: all cores).")
+    ] = None,
+) -> None:
+    """Continue a run saved with `scsim run ... --checkpoint DIR` from its last
+    checkpoint, with the original options (store, --events/--agents, --json, --all),
+    and store it. The result is the run's without the interruption, bit for bit."""
+    from scsim.engine import checkpoint as ckpt
+    from scsim.engine.run import resume as resume_run
+
+    options = ckpt.peek(directory).get("options", {})
+    quiet = contextlib.redirect_stdout(sys.stderr) if options.get("json") else None
+    with quiet or contextlib.nullcontext():
+        store = Path(options.get("store", DEFAULT_STORE))
+        done = False
+        if store.exists():
+            with scsim.open_store(store, read_only=True) as s:
+                done = s.has_run(options.get("run_id", ""))
+        if done:
+            ckpt.clear(directory)
+            message = f"{directory}: this run is already stored as {options['run_id']} in {store}"
+            _stderr_console().print(_escape(message))
+            return
+        days = ckpt.peek(directory)["days"]
+        run = _checkpointed(
+            directory, options, days, lambda progress: resume_run(
+                directory, threads=threads, progress=progress
+            )[0],
+        )  # fmt: skip
+    if options.get("json"):
+        typer.echo(_run_json(run, None, None))
+    else:
+        _print_summary(run, bool(options.get("all")))
+
+
+def _checkpointed(directory: Path, options: dict, days: int, go: Callable) -> Run:
+    """Run ``go(progress)`` (a checkpointed run, or its resume), store the result once
+    under the id chosen when it started, then drop its checkpoints."""
+    from scsim.engine import checkpoint as ckpt
+    from scsim.store.spool import open_waiting, store_wait
+
+    tty = sys.stderr.isatty()
+    try:
+        with _progress_bar(days, enabled=tty, lines=not tty) as progress:
+            result = go(progress)
+    except KeyboardInterrupt:
+        _fail(f"interrupted; `scsim resume {directory}` continues from the last checkpoint")
+        raise typer.Exit(130) from None
+    meta = {"label": options.get("label"), "overrides": options.get("overrides")}
+    on_wait = lambda t: _note(f"note: {t}")  # noqa: E731
+    with open_waiting(Path(options["store"]), store_wait(), on_wait) as s:
+        if not s.has_run(options["run_id"]):
+            s.save(result, run_id=options["run_id"], **meta)
+    result.run_id = options["run_id"]
+    ckpt.clear(directory)
+    return result
 
 
 def _label(text: str | None) -> str | None:

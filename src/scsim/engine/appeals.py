@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from scsim.engine import rng
+from scsim.core import rng
 from scsim.engine.compile import Compiled
 from scsim.observe.stage import Events
 

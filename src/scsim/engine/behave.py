@@ -26,7 +26,7 @@ from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from scsim.engine import rng
+from scsim.core import rng
 from scsim.engine.respond import NONE, multiplier
 from scsim.population.build import agent_rate
 from scsim.regime.schema import EVENT_INDEX_BITS

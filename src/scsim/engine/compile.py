@@ -13,10 +13,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from scsim.engine.rng import name_key
+from scsim.core.rng import name_key
+from scsim.core.units import SCALE
 from scsim.regime import Regime
 
-SCALE = 256
 SCORE_LIMIT = 2**31 - 1
 #: What a new ground does to a listing's term (``renew``), by code.
 RENEW = ("none", "restart", "extend")

@@ -3,8 +3,8 @@
     behave -> observe -> score -> couple -> grade -> list -> sanction -> respond -> record
 
 behave is one parallel sweep; observe and score walk the day's sparse events; couple,
-grade, list and sanction are one more parallel sweep (``settle``); record turns the
-per-block tallies into the day's metrics, per group and overall.
+grade, list and sanction are one more parallel sweep (``settle``); record (``engine.record``,
+which only reads the loop) turns the per-block tallies into the day's metrics.
 """
 
 from __future__ import annotations
@@ -13,18 +13,17 @@ from collections.abc import Callable
 
 import numpy as np
 
-from scsim.engine import behave, network, respond, rng, scoring, settle
+from scsim.core import rng
+from scsim.engine import behave, network, respond, scoring, settle
 from scsim.engine.appeals import Appeals
-from scsim.engine.compile import MAX_EVENTS_PER_DAY, SCALE, Compiled
+from scsim.engine.compile import MAX_EVENTS_PER_DAY, Compiled
+from scsim.engine.record import record
 from scsim.engine.state import State, initial_state
 from scsim.metrics.frames import EventLog, ListLog
 from scsim.metrics.names import has_graph_dynamics, metric_names
-from scsim.metrics.reduce import disparate_impact, gini_from_histogram
 from scsim.observe.stage import Events, Observation
 from scsim.population import Population
 from scsim.regime import Regime
-
-GINI_BINS = 4096
 
 
 class DayLoop:
@@ -107,7 +106,7 @@ class DayLoop:
         flows = self.score(day, events)
         self.settle(day)
         self.respond(day, events, flows)
-        return self.record(day, flows)
+        return record(self, flows)
 
     def behave(self, day: int) -> np.ndarray:
         """The day's true events, packed (agent, behaviour, index), in agent order."""
@@ -217,107 +216,6 @@ class DayLoop:
         key = rng.stage_key(self.op_seed, day, rng.DISTANCE)
         self.graph.distance(key, st.grade[0], st.listed[0], self.chunk)
 
-    def record(self, day: int, flows: dict[str, np.ndarray]) -> np.ndarray:
-        """The day's metrics, per group and overall, in the order of ``self.names``.
-
-        Everything is first a count per group; the overall row is the sum of the group
-        rows, and means and shares are divided by the population last.
-        """
-        r, c, t = self.regime, self.c, self.tallies
-        states = t.states.sum(0)  # [G, K, list mask]
-        acts = np.einsum("gkm,skm->gs", states, c.active)
-        wrongful = t.wrongful.sum(0)
-        if self.has_family:
-            acts[:, c.family], extra = self.family()
-            wrongful = wrongful + extra
-        moves = t.moves.sum(0)  # [G, L, (entries, exits, days)]
-        moves[:, :, 1:] += self.appeal_exits
-        self.rehab += moves[:, :, 1:].sum(1)[:, ::-1]
-        masks = np.arange(states.shape[2])
-        true = self.true_counts.sum(0)
-        counts: dict[str, np.ndarray] = {
-            "mean_score": t.sum_score.sum(0) / SCALE,
-            "enrolled": self.enrolled,
-            "blacklisted": states[:, :, 1:].sum((1, 2)),
-            "wrongfully_sanctioned": wrongful,
-            "wrongfully_listed": t.wrongly_listed.sum(0),
-            "cured_still_listed": t.cured.sum(0),
-            "list_entries": moves[:, :, 0].sum(1),
-            "list_exits": moves[:, :, 1].sum(1),
-            "false_attributions": flows["false"],
-            "false_matches_outside": self.observe_stage.outside,
-            "wrongful_penalties": flows["wrongful"],
-            "appeals_filed": flows["filed"],
-            "appeals_won": flows["won"],
-        }  # fmt: skip
-        if self.graph_metrics:
-            counts["degree"] = self.graph.group_degree
-            counts["ties_dropped"] = self.graph.dropped
-            counts["friend_deductions"] = self.friend_hits
-        for k, grade in enumerate(r.grades):
-            counts[f"grade_share.{grade.name}"] = states[:, k].sum(1)
-        for li, lst in enumerate(r.all_lists):
-            counts[f"listed.{lst.name}"] = states[:, :, (masks >> li) & 1 == 1].sum((1, 2))
-        for a, act in enumerate([*r.sanctions, *r.rewards]):
-            kind = "sanctioned" if a < c.n_sanctions else "rewarded"
-            counts[f"{kind}.{act.name}"] = acts[:, a]
-        for b, name in enumerate(r.behaviours):
-            counts[f"events_true.{name}"] = true[:, b]
-            counts[f"events_recorded.{name}"] = flows["recorded"][:, b]
-        for o, obs in enumerate(r.observers):
-            counts[f"recorded_by.{obs.name}"] = flows["by_observer"][:, o]
-            counts[f"false_by.{obs.name}"] = flows["false_by_observer"][:, o]
-
-        rows = {name: _with_total(counts[name]) for name in counts}
-        everyone = _with_total(self.group_size)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            for name in rows:
-                if name in ("mean_score", "degree") or name.startswith("grade_share."):
-                    rows[name] = rows[name] / everyone
-            rehab = _with_total(self.rehab)
-            rows["days_to_rehabilitation"] = rehab[:, 0] / rehab[:, 1]
-        nan = np.full(self.group_size.size, np.nan)
-        if self.resp is not None:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                rows["gaming_share"] = _with_total(self.resp.botted) / everyone
-            for b, name in enumerate(r.behaviours):
-                rows[f"chilling.{name}"] = self.chill[:, b]
-        gini, isolation = self.gini()
-        rows["score_gini"] = np.concatenate([[gini], nan])
-        if self.graph_metrics:
-            rows["isolation"] = np.concatenate([[isolation], nan])
-            assortativity = self.graph.assortativity(self.state.score[0])
-            rows["score_assortativity"] = np.concatenate([[assortativity], nan])
-        for a, act in enumerate(r.sanctions):
-            impact = disparate_impact(acts[:, a], self.group_size)
-            rows[f"disparate_impact.{act.name}"] = np.concatenate([[impact], nan])
-        return np.column_stack([rows[name] for name in self.names])
-
-    def family(self) -> tuple[np.ndarray, np.ndarray]:
-        """Counts of family sanctions per group, and the extra wrongfully sanctioned."""
-        c, p = self.c, self.pop
-        parts = min(self.nblocks, 64)
-        out = np.zeros((parts, self.group_size.size, c.family.size), dtype=np.int64)
-        wrong = np.zeros((parts, self.group_size.size), dtype=np.int64)
-        settle.family_sanctions(c, self.state, p.hstart, p.group, out, wrong)
-        return out.sum(0)[:, c.family], wrong.sum(0)
-
-    def gini(self) -> tuple[float, float]:
-        """The score Gini, and the isolation metric from the same histogram (with the
-        live degrees summed per bin)."""
-        t = self.tallies
-        lo, hi = int(t.smin.min()), int(t.smax.max())
-        width = max(SCALE, -(-(hi - lo + 1) // GINI_BINS))
-        hist = np.empty((min(self.nblocks, 64), (hi - lo) // width + 1), dtype=np.int64)
-        values = (lo + width * np.arange(hist.shape[1])) / SCALE
-        if not self.graph_metrics:
-            settle.histogram(self.state.score[0], lo, width, hist)
-            return gini_from_histogram(values, hist.sum(0)), float("nan")
-        hdeg = np.empty_like(hist)
-        network.histogram_degree(self.state.score[0], self.graph.live, lo, width, hist, hdeg)
-        counts = hist.sum(0)
-        return gini_from_histogram(values, counts), network.isolation(counts, hdeg.sum(0))
-
 
 def own_errors(c: Compiled) -> bool:
     """Whether the regime's own channels can attribute an event to someone who did
@@ -328,9 +226,3 @@ def own_errors(c: Compiled) -> bool:
 def operator_seed(seed: int, name: str) -> int:
     """The seed of one operator's own draws in a world of several."""
     return int(rng.stage_key(seed ^ int(rng.name_key(name)) >> 1, 0, rng.OPERATOR)) >> 1
-
-
-def _with_total(per_group: np.ndarray) -> np.ndarray:
-    """Per-group values with the whole population's total in front (row "all")."""
-    col = np.asarray(per_group, dtype=np.float64)
-    return np.concatenate([col.sum(0, keepdims=True), col])

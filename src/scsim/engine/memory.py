@@ -67,27 +67,38 @@ def arrays(prefix: str, obj, seen: set[int], depth: int = 0) -> Iterator[tuple[s
             yield from arrays(f"{prefix}{key}.", value, seen, depth + 1)
 
 
-def held_bytes(regime: Regime, n: int, seed: int = 0, keep_rates: bool | None = None) -> int:
-    """Bytes of every array a day loop of ``n`` agents holds (population included)."""
+def held_bytes(
+    regime: Regime | list[Regime], n: int, seed: int = 0, keep_rates: bool | None = None
+) -> int:
+    """Bytes of every array the day loops of ``n`` agents hold (population included):
+    one regime's, or a world's operators' over their one population."""
     from scsim.engine.compile import compile_regime
     from scsim.engine.day import DayLoop
     from scsim.population import build_population
 
-    pop = build_population(regime, n, seed, keep_rates)
-    loop = DayLoop(regime, compile_regime(regime, n), pop, seed, 1 << 14, keep_events=False)
+    regimes = _listed(regime)
+    pop = build_population(regimes[0], n, seed, keep_rates)
     seen: set[int] = set()
-    found = [*arrays("pop.", pop, seen), *arrays("loop.", loop, seen)]
+    found = [*arrays("pop.", pop, seen)]
+    for r in regimes:
+        loop = DayLoop(r, compile_regime(r, n), pop, seed, 1 << 14, keep_events=False)
+        found += arrays("loop.", loop, seen)
     return sum(a.nbytes for _, a in found) + (pop.proc.nbytes() if pop.proc is not None else 0)
 
 
-def bytes_per_agent(regime: Regime, n: int) -> float:
-    """Bytes an agent of a run of ``n`` agents holds, on the graph that run gets and
-    with its rates kept or derived as that run has them."""
+def bytes_per_agent(regime: Regime | list[Regime], n: int) -> float:
+    """Bytes an agent of a run of ``n`` agents holds (of a world: its operators' over
+    one population), on the graph that run gets and with its rates kept or derived as
+    that run has them."""
     from scsim.population.build import keeps_rate_table, procedural
 
-    kind = "procedural" if procedural(regime, n) else "stored"
-    probe = regime.model_copy(update={"network": regime.network.model_copy(update={"graph": kind})})
-    keep = keeps_rate_table(regime, n)
+    regimes = _listed(regime)
+    kind = "procedural" if procedural(regimes[0], n) else "stored"
+    probe = [
+        r.model_copy(update={"network": r.network.model_copy(update={"graph": kind})})
+        for r in regimes
+    ]
+    keep = keeps_rate_table(regimes[0], n)
     small, large = PROBES
     grown = held_bytes(probe, large, keep_rates=keep) - held_bytes(probe, small, keep_rates=keep)
     return grown / (large - small)
@@ -211,10 +222,14 @@ def _read_int(path: Path) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-def check_fits(regime: Regime, n: int, days: int = 1, keep_events: bool = False) -> None:
-    """Refuse a run whose arrays, day buffers and event log would not fit in the memory
-    this process can get now (the machine, its rlimits, its cgroup)."""
-    true, recorded = recorded_per_agent_day(regime)
+def check_fits(
+    regime: Regime | list[Regime], n: int, days: int = 1, keep_events: bool = False
+) -> None:
+    """Refuse a run (of one regime, or of a world's operators over one population)
+    whose arrays, day buffers and event log would not fit in the memory this process
+    can get now (the machine, its rlimits, its cgroup)."""
+    rates = [recorded_per_agent_day(r) for r in _listed(regime)]
+    true, recorded = (sum(col) for col in zip(*rates, strict=True))
     log = recorded * n * days * EVENT_BYTES if keep_events else 0.0
     day = true * n * DAY_EVENT_BYTES
     if n < CHECK_ABOVE and log + day < GIB:
@@ -228,10 +243,15 @@ def check_fits(regime: Regime, n: int, days: int = 1, keep_events: bool = False)
     if need <= free:
         return
     tightest = min(bounds, key=bounds.get) if bounds else "available"
-    raise OptionError(_refusal(regime, n, days, need, free, per, log, recorded, tightest))
+    name = " + ".join(r.name for r in _listed(regime))
+    raise OptionError(_refusal(name, n, days, need, free, per, log, recorded, tightest))
 
 
-def _refusal(regime, n, days, need, free, per, log, recorded, tightest) -> str:
+def _listed(regime: Regime | list[Regime]) -> list[Regime]:
+    return regime if isinstance(regime, list) else [regime]
+
+
+def _refusal(name, n, days, need, free, per, log, recorded, tightest) -> str:
     parts = []
     if per:
         parts.append(f"{per:.0f} bytes an agent, a quarter more while the population is built")
@@ -241,7 +261,7 @@ def _refusal(regime, n, days, need, free, per, log, recorded, tightest) -> str:
             f"recorded events at {EVENT_BYTES} bytes"
         )
     text = (
-        f"population: {n:,} agents of {regime.name} for {days:,} day{'s' * (days != 1)} "
+        f"population: {n:,} agents of {name} for {days:,} day{'s' * (days != 1)} "
         "need about "
         f"{need / GIB:,.1f} GiB ({'; '.join(parts) or 'the day buffers'}), more than the "
         f"{free / GIB:.1f} GiB available now (the tightest bound: {tightest})"

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from scsim.engine import rng
+from scsim.core import rng
 from scsim.engine.compile import Compiled
 from scsim.engine.scoring import _taint
 from scsim.population import procedural  # inlined: see docs/internals.md, "Numba's cache"

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from scsim.engine import rng
+from scsim.core import rng
 from scsim.regime import Regime
 from scsim.regime.schema import MAX_GAMED
 

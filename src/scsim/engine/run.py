@@ -17,21 +17,20 @@ import numba
 import numpy as np
 import polars as pl
 
-from scsim.engine.compile import compile_regime
+from scsim.engine import checkpoint as ckpt
 from scsim.engine.day import DayLoop
 from scsim.engine.memory import check_fits
 from scsim.engine.result import Run, WorldRun, world_run
 from scsim.errors import OptionError
+from scsim.limits import MAX_DAYS, MAX_POPULATION, MAX_SEED
 from scsim.metrics.frames import agents_frame, daily_frame, summary, transitions_frame
 from scsim.metrics.names import stock_names
 from scsim.population import Population, build_population
-from scsim.population.build import MAX_POPULATION
 from scsim.regime import Regime
 from scsim.world import World, load
 
 DEFAULT_CHUNK = 1 << 14
 DEFAULT_POPULATION = 100_000
-MAX_DAYS = 36_500
 
 Progress = Callable[[int, int], None]
 OnDay = Callable[[int, dict[str, float]], None]
@@ -50,6 +49,9 @@ def simulate(
     keep_agents: bool = True,
     replicates: int = 1,
     on_day: OnDay | None = None,
+    checkpoint: str | Path | None = None,
+    every: int | None = None,
+    checkpoint_options: dict | None = None,
 ) -> Run | WorldRun | list[Run | WorldRun]:
     """Live ``days`` days of a synthetic population under a regime, or a world of
     several (then a :class:`WorldRun`; a world of one gives that regime's ``Run``).
@@ -84,39 +86,177 @@ def simulate(
         options = {"threads": threads, "chunk_size": chunk_size, "progress": progress}
         options["on_day"] = on_day
         keep = {"keep_events": keep_events, "keep_agents": keep_agents}
+        if checkpoint is not None:
+            raise OptionError("checkpoint: one run at a time (allowed: replicates=1)")
         first = simulate(regime, population, days, seed, **options, **keep)  # checks seed
         rest = [simulate(regime, population, days, seed + k, **options, **keep)
                 for k in range(1, replicates)]  # fmt: skip
         return [first, *rest]
-    if isinstance(regime, World):
-        return _simulate_world(
-            regime, population, days, seed, threads, chunk_size, progress, keep_events,
-            keep_agents, on_day,
-        )  # fmt: skip
+    world = regime if isinstance(regime, World) else world_of_one(regime)
     built = population if isinstance(population, Population) else None
-    population = built.n if built is not None else default_population(regime, population)
+    population = built.n if built is not None else default_population(world, population)
     _check_options(population, days, seed, threads, chunk_size)
-    check_fits(regime, population, days, keep_events)
+    if every is not None:
+        _whole("every", every, 1, MAX_DAYS, str(MAX_DAYS))
+    saver = None
+    if checkpoint is not None:
+        saver = _Saver.start(
+            Path(checkpoint), world, population, days, seed, chunk_size, every,
+            {"keep_events": bool(keep_events), "keep_agents": bool(keep_agents)},
+            checkpoint_options or {},
+        )  # fmt: skip
+    keep = (bool(keep_events), bool(keep_agents))
+    return _drive(
+        world, built or population, days, seed, threads, chunk_size, progress, keep, saver,
+        on_day=on_day,
+    )  # fmt: skip
+
+
+def world_of_one(regime: Regime) -> World:
+    """A regime as a world of one operator: the same code path, the same numbers."""
+    world = World.model_construct(name=regime.name, operators={regime.name: regime.name})
+    world._regimes = world._originals = {regime.name: regime}
+    return world
+
+
+def resume(
+    directory: str | Path, *, threads: int | None = None, progress: Progress | None = None
+) -> tuple[Run | WorldRun, dict]:
+    """Continue the run checkpointed in ``directory`` (``simulate(...,
+    checkpoint=directory)``); returns the finished run, bit for bit the run without
+    the interruption, and the options the caller stored with the checkpoint.
+
+    Refuses (``CheckpointError``) a checkpoint written by another scsim or state
+    format, of a regime that no longer reads back to the same hash, or with a file
+    missing or damaged.
+    """
+    directory = Path(directory)
+    manifest, regime_path, arrays = ckpt.read(directory)
+    loaded = load(regime_path)
+    if loaded.content_hash() != manifest["regime_hash"]:
+        raise ckpt.CheckpointError(
+            f"{regime_path}: the regime reads back with another hash than the one the "
+            "checkpoint was written for (it cannot be resumed)"
+        )
+    if threads is not None:
+        _whole("threads", threads, 1, numba.config.NUMBA_NUM_THREADS, "the cores")
+    world = loaded if isinstance(loaded, World) else world_of_one(loaded)
+    keep = (manifest["keep"]["keep_events"], manifest["keep"]["keep_agents"])
+    saver = _Saver(directory, manifest, regime_path.read_text("utf-8"))
+    run = _drive(
+        world, manifest["population"], manifest["days"], manifest["seed"], threads,
+        manifest["chunk_size"], progress, keep, saver, (manifest["day"], arrays),
+    )  # fmt: skip
+    return run, manifest["options"]
+
+
+class _Saver:
+    """Writes a run's checkpoints: where, when, and what the manifest says."""
+
+    def __init__(self, directory: Path, meta: dict, regime_yaml: str) -> None:
+        self.directory, self.meta, self.regime_yaml = directory, meta, regime_yaml
+        self.schedule = ckpt.Schedule(meta["every"])
+
+    @classmethod
+    def start(
+        cls, directory, world, population, days, seed, chunk_size, every, keep, options
+    ) -> _Saver:
+        from scsim import __version__
+
+        if ckpt.latest(directory) is not None:
+            raise OptionError(
+                f"--checkpoint {directory}: it already holds a checkpoint (allowed: an "
+                f"empty or new directory; `scsim resume {directory}` continues that run)"
+            )
+        regime = next(iter(world.regimes.values())) if world.single else world
+        meta = {
+            "version": __version__,
+            "regime_hash": regime.content_hash(),
+            "regime": regime.name,
+            "population": population,
+            "days": days,
+            "seed": seed,
+            "chunk_size": chunk_size or DEFAULT_CHUNK,
+            "every": every,
+            "keep": keep,
+            "options": options,
+        }
+        return cls(directory, meta, regime.to_yaml())
+
+    def write(self, sim, daily: dict[str, np.ndarray], joint: np.ndarray, day: int) -> None:
+        arrays = ckpt.world_arrays(sim)
+        for name, rows in daily.items():
+            arrays[f"{name}/daily"] = rows[:day]
+        arrays["+world/daily"] = joint[:day]
+        t = time.perf_counter()
+        ckpt.write(self.directory, day, arrays, self.regime_yaml, self.meta)
+        self.schedule.written(time.perf_counter() - t)
+
+
+def _drive(
+    world: World,
+    population: int | Population,
+    days: int,
+    seed: int,
+    threads: int | None,
+    chunk_size: int | None,
+    progress: Progress | None,
+    keep: tuple[bool, bool],
+    saver: _Saver | None = None,
+    saved: tuple[int, dict[str, np.ndarray]] | None = None,
+    on_day: OnDay | None = None,
+) -> Run | WorldRun:
+    """The one driver: a world (a regime is a world of one) from day 0, or from a
+    checkpoint's ``saved`` (days done, arrays), to ``days``. ``population``: a size,
+    or a population built already (its ``indices`` copied: distancing drops ties)."""
+    from scsim.engine.world import WorldLoop
+
+    keep_events, keep_agents = keep
+    built = population if isinstance(population, Population) else None
+    n = built.n if built is not None else population
+    check_fits(list(world.regimes.values()), n, days, keep_events)
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     with _numba_threads(threads), _compile_timer() as compiling:
-        if built is not None:  # distancing drops ties in ``indices``: the run gets a copy
+        if built is not None:
             pop = dataclasses.replace(built, indices=built.indices.copy())
         else:
-            pop = build_population(regime, population, seed)
-        compiled = compile_regime(regime, population)
+            pop = build_population(next(iter(world.regimes.values())), n, seed)
         t1 = time.perf_counter()
-        sim = DayLoop(regime, compiled, pop, seed, chunk_size or DEFAULT_CHUNK, keep_events)
-        daily = np.empty((days, len(regime.groups) + 1, len(sim.names)))
-        for day in range(days):
-            daily[day] = sim.step(day)
+        sim = WorldLoop(world, pop, seed, chunk_size or DEFAULT_CHUNK, keep_events)
+        rows = len(next(iter(world.regimes.values())).groups) + 1
+        daily = {name: np.empty((days, rows, len(sim.loops[name].names))) for name in sim.order}
+        joint = np.empty((days, rows, len(sim.world_names)))
+        start = 0
+        if saved is not None:
+            start, arrays = saved
+            ckpt.restore_world(sim, arrays)
+            for name in sim.order:
+                daily[name][:start] = arrays[f"{name}/daily"]
+            joint[:start] = arrays["+world/daily"]
+        for day in range(start, days):
+            ops, world_row = sim.step(day)
+            for name, row in ops.items():
+                daily[name][day] = row
+            if world_row is not None:
+                joint[day] = world_row
             if on_day is not None:
-                on_day(day, dict(zip(sim.names, daily[day, 0].tolist(), strict=True)))
+                on_day(day, _world_day(sim, ops, world_row, world.single))
+            if saver is not None and (saver.schedule.due(day + 1) or day + 1 == days):
+                saver.write(sim, daily, joint, day + 1)
             if progress is not None:
                 progress(day + 1, days)
     t2 = time.perf_counter()
     params = _params(threads, chunk_size, t0, t1, t2, compiling)
-    return _operator_run(sim, daily, seed, days, started, t2 - t0, params, keep_agents)
+    runs = {
+        name: _operator_run(
+            sim.loops[name], daily[name], seed, days, started, t2 - t0, params, keep_agents
+        )
+        for name in sim.order
+    }
+    if world.single:
+        return next(iter(runs.values()))
+    return world_run(world, runs, joint, sim, started, t2 - t0, params)
 
 
 def _params(threads, chunk_size, t0: float, t1: float, t2: float, compiling: list) -> dict:
@@ -177,55 +317,6 @@ def _operator_run(
     )
 
 
-def _simulate_world(
-    world: World,
-    population,
-    days,
-    seed,
-    threads,
-    chunk_size,
-    progress,
-    keep_events,
-    keep_agents,
-    on_day: OnDay | None,
-) -> Run | WorldRun:
-    from scsim.engine.world import WorldLoop
-
-    first = next(iter(world.regimes.values()))
-    population = default_population(world, population)
-    _check_options(population, days, seed, threads, chunk_size)
-    started = datetime.now(UTC)
-    t0 = time.perf_counter()
-    with _numba_threads(threads), _compile_timer() as compiling:
-        pop = build_population(first, population, seed)
-        t1 = time.perf_counter()
-        sim = WorldLoop(world, pop, seed, chunk_size or DEFAULT_CHUNK, keep_events)
-        rows = len(first.groups) + 1
-        daily = {name: np.empty((days, rows, len(sim.loops[name].names))) for name in sim.order}
-        joint = np.empty((days, rows, len(sim.world_names)))
-        for day in range(days):
-            ops, world_row = sim.step(day)
-            for name, row in ops.items():
-                daily[name][day] = row
-            if world_row is not None:
-                joint[day] = world_row
-            if on_day is not None:
-                on_day(day, _world_day(sim, ops, world_row, world.single))
-            if progress is not None:
-                progress(day + 1, days)
-    t2 = time.perf_counter()
-    params = _params(threads, chunk_size, t0, t1, t2, compiling)
-    runs = {
-        name: _operator_run(
-            sim.loops[name], daily[name], seed, days, started, t2 - t0, params, keep_agents
-        )
-        for name in sim.order
-    }
-    if world.single:
-        return next(iter(runs.values()))
-    return world_run(world, runs, joint, sim, started, t2 - t0, params)
-
-
 def _world_day(sim, ops: dict[str, np.ndarray], world_row, single: bool) -> dict[str, float]:
     """A world's day for ``on_day``: each operator's "all" row under its prefixed
     names, then the world's own metrics (the columns of ``WorldRun.daily``)."""
@@ -254,7 +345,7 @@ def _check_options(population, days, seed, threads, chunk_size) -> None:
     (a float, a bool or a string would otherwise reach Numba as a typing wall)."""
     _whole("population", population, 1, MAX_POPULATION, f"{MAX_POPULATION:,}")
     _whole("days", days, 1, MAX_DAYS, str(MAX_DAYS))
-    _whole("seed", seed, 0, 2**63 - 1, "2**63 - 1")
+    _whole("seed", seed, 0, MAX_SEED, "2**63 - 1")
     top = numba.config.NUMBA_NUM_THREADS
     if threads is not None:
         _whole("threads", threads, 1, top, str(top))

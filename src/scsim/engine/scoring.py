@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from scsim.engine import rng
+from scsim.core import rng
 
 CLEAN_BIT = 4  # flags: bit l asks list l to take the agent in the real copy, 4 + l in the clean
 RENEW_NONE, RENEW_RESTART = 0, 1  # codes of compile.RENEW (2: extend)

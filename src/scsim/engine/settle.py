@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from scsim.engine import rng
+from scsim.core import rng
 from scsim.engine.scoring import CLEAN_BIT
 from scsim.population import procedural  # inlined: see docs/internals.md, "Numba's cache"
 

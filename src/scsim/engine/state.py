@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from scsim.engine import rng
+from scsim.core import rng
 from scsim.engine.compile import Compiled
 
 

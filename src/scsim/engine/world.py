@@ -19,7 +19,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from scsim.engine import rng
+from scsim.core import rng
+from scsim.core.lists import list_masks
 from scsim.engine.compile import Compiled, compile_regime
 from scsim.engine.day import DayLoop, own_errors
 from scsim.engine.settle import BY_EVENT, BY_GRADE
@@ -226,25 +227,18 @@ def _can_wrong(world: World, compiled: dict[str, Compiled]) -> dict[str, bool]:
     return wrong
 
 
-def _list_mask(listed: np.ndarray) -> np.ndarray:
-    mask = np.zeros(listed.shape[-1], dtype=np.int64)
-    for li in range(listed.shape[0]):
-        mask |= (listed[li] > 0).astype(np.int64) << li
-    return mask
-
-
 def _sanctions(c: Compiled, st) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per agent: the operator's sanctions in force on it (family ones aside: they
     fall on others), how many of them the clean counterfactual does not have, and the
     mask of the operator's lists it is on."""
     own = c.active[: c.n_sanctions][~c.family[: c.n_sanctions]]  # [S, K, masks]
-    mask = _list_mask(st.listed[0])
+    mask = list_masks(st.listed[0])
     grade = st.grade[0].astype(np.int64)
     count = own.sum(0, dtype=np.int32)[grade, mask]
     wrong = np.zeros(grade.size)
     if st.track_clean and own.shape[0]:
         idx = np.flatnonzero(st.taint)
-        clean_mask = _list_mask(st.listed[1][:, idx])
+        clean_mask = list_masks(st.listed[1][:, idx])
         real = own[:, grade[idx], mask[idx]]
         clean = own[:, st.grade[1, idx].astype(np.int64), clean_mask]
         wrong[idx] = (real & ~clean).sum(0)

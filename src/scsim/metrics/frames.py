@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import polars as pl
 
-from scsim.engine.compile import SCALE, Compiled
-from scsim.engine.state import State
+from scsim.core.lists import list_masks
+from scsim.core.units import SCALE
 from scsim.observe.stage import Events
 from scsim.population import Population
 from scsim.regime import Regime
+
+if TYPE_CHECKING:  # types only: the metrics do not import the engine
+    from scsim.engine.compile import Compiled
+    from scsim.engine.state import State
 
 
 def daily_frame(daily: np.ndarray, names: list[str], groups: list[str]) -> pl.DataFrame:
@@ -34,11 +40,6 @@ def _enum(values: list[str], codes: np.ndarray) -> pl.Series:
     return pl.Series(np.asarray(values, dtype=object)[codes], dtype=pl.String).cast(pl.Enum(values))
 
 
-def _masks(st: State, copy: int) -> np.ndarray:
-    bits = (st.listed[copy] > 0).astype(np.int64) << np.arange(st.listed.shape[1])[:, None]
-    return bits.sum(axis=0)
-
-
 def wrongly(c: Compiled, pop: Population, st: State) -> tuple[np.ndarray, np.ndarray]:
     """Per agent: under a sanction it would not carry without a false attribution (its
     own or, for family sanctions, a household member's); on a list it would not be on."""
@@ -46,8 +47,11 @@ def wrongly(c: Compiled, pop: Population, st: State) -> tuple[np.ndarray, np.nda
     if not st.track_clean:
         return np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
     copy = np.where(st.taint == 1, 1, 0)
-    real = (st.grade[0].astype(np.int64), _masks(st, 0))
-    clean = (st.grade[copy, np.arange(n)].astype(np.int64), np.where(copy, _masks(st, 1), real[1]))
+    real = (st.grade[0].astype(np.int64), list_masks(st.listed[0]))
+    clean = (
+        st.grade[copy, np.arange(n)].astype(np.int64),
+        np.where(copy, list_masks(st.listed[1]), real[1]),
+    )
     wrong = c.wrong_tab[real[0], real[1], clean[0], clean[1]]
     listed = (real[1] & ~clean[1]) != 0
     for s in np.flatnonzero(c.family[: c.n_sanctions]):

@@ -12,7 +12,7 @@ import math
 import numpy as np
 from numba import njit
 
-from scsim.engine import rng
+from scsim.core import rng
 from scsim.engine.behave import event_key, pack, unpack
 
 _FLIP = np.uint64(0x5851F42D4C957F2D)

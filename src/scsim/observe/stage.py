@@ -7,15 +7,17 @@ observers that follow their own records (adaptive deployment).
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from scsim.engine import rng
+from scsim.core import rng
 from scsim.engine.behave import unpack
-from scsim.engine.compile import Compiled
 from scsim.observe import kernels
 from scsim.population import Population
+
+if TYPE_CHECKING:
+    from scsim.engine.compile import Compiled
 
 
 class Events(NamedTuple):

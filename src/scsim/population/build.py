@@ -12,14 +12,14 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
-from scsim.engine import rng
+from scsim.core import rng
 from scsim.errors import OptionError
+from scsim.limits import MAX_POPULATION
 from scsim.population.graph import friendship_graph
 from scsim.population.procedural import Procedural, degrees, procedural_graph
 from scsim.regime import Regime
 from scsim.regime.schema import stored_edge_keys
 
-MAX_POPULATION = 2_000_000_000
 #: ``network.graph: auto`` computes friends procedurally above this many agents (a CSR
 #: graph of degree 10 would take about 2.2 GB here), when the regime allows it.
 PROCEDURAL_ABOVE = 50_000_000

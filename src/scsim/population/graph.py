@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from scsim.engine import rng
+from scsim.core import rng
 
 # Draw indices of an agent's graph stream beyond any shortcut's (which use 1, 2, ...).
 _K_SPREAD = np.uint64(1 << 40)

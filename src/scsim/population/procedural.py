@@ -28,7 +28,7 @@ locality and the lattice's clustering are the same; ``tests/test_procedural_grap
 holds the runs statistically equivalent. Homophily and a spread of degrees are not
 offered (the regime schema refuses them with a procedural graph).
 
-Every draw comes from ``engine.rng``, so the graph depends only on (seed, n, degree,
+Every draw comes from ``core.rng``, so the graph depends only on (seed, n, degree,
 locality): reproducible, and the same for any thread count or chunk size.
 """
 
@@ -39,7 +39,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
-from scsim.engine import rng
+from scsim.core import rng
 
 _FEISTEL_ROUNDS = 4
 

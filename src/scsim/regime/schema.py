@@ -25,6 +25,8 @@ from pydantic import (
     model_validator,
 )
 
+from scsim.limits import MAX_DAYS, MAX_POPULATION, MAX_REPRESENTS
+
 __all__ = [
     "MATCHERS",
     "Appeals",
@@ -78,10 +80,6 @@ MAX_GAMED = 32
 MAX_LISTS = 4
 #: Longest escalation ladder in a rule's ``points``.
 MAX_ESCALATION = 32
-#: Longest span in days (terms, windows, delays): a century.
-MAX_DAYS = 36500
-#: Largest default population: about the world's.
-MAX_POPULATION = 10_000_000_000
 #: Tolerance on the sum of group shares.
 SHARE_TOLERANCE = 1e-6
 
@@ -862,7 +860,7 @@ class Regime(_Model):
     represents: int | None = Field(
         None,
         ge=1,
-        le=MAX_POPULATION,
+        le=MAX_REPRESENTS,
         description="How many real people the simulated population stands for (each "
         "agent for represents / population); null: the population itself.",
     )

@@ -312,6 +312,7 @@ class Store:
         batch: str | None = None,
         label: str | None = None,
         overrides: list[str] | None = None,
+        run_id: str | None = None,
     ) -> str:
         """Store ``run`` whole, in one transaction, and return (and set) its id.
 
@@ -319,19 +320,27 @@ class Store:
         KeyboardInterrupt) rolls the transaction back. ``batch`` is the id of a stored
         run this one replicates (the first of its batch); by default a run is its own.
         ``label`` and ``overrides`` (the ``--set`` strings) are kept to tell runs apart.
+        ``run_id``: the id to store it under, chosen before the run (a checkpointed run
+        chooses it when it starts, so that a resume after a kill stores it once).
         """
         with self._guard("save the run"):
-            return self._save(run, batch, label, overrides)
+            return self._save(run, batch, label, overrides, run_id)
 
     def _save(
-        self, run: Run, batch: str | None, label: str | None, overrides: list[str] | None
+        self,
+        run: Run,
+        batch: str | None,
+        label: str | None,
+        overrides: list[str] | None,
+        run_id: str | None,
     ) -> str:
         if self.read_only:
             raise ScsimError(f"store {self.path} is open read-only; cannot save a run")
         if batch is not None:
             self._run_row(batch)  # a batch is named by a stored run
-        run_id = new_run_id()
-        while self._con.execute("SELECT 1 FROM runs WHERE id = ?", [run_id]).fetchall():
+        if run_id is not None and self.has_run(run_id):
+            raise ScsimError(f"store {self.path} already holds a run {run_id!r}")
+        while run_id is None or self.has_run(run_id):
             run_id = new_run_id()  # taken: 1 in 16M for two runs in one second
 
         daily_long, layout = _daily_long(run.daily)
@@ -368,6 +377,10 @@ class Store:
                     self._insert_frame(name, frame, _LOGS[name][0].format(rid=rid))
         run.run_id = run_id
         return run_id
+
+    def has_run(self, run_id: str) -> bool:
+        """Whether a run of this id is stored (whole: a run is saved in one transaction)."""
+        return bool(self._con.execute("SELECT 1 FROM runs WHERE id = ?", [run_id]).fetchall())
 
     def delete(self, run_ids: list[str]) -> int:
         """Remove the runs ``run_ids`` (every table of each), in one transaction, and

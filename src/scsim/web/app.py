@@ -36,6 +36,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import scsim
 from scsim.errors import ScsimError
+from scsim.limits import MAX_DAYS, MAX_POPULATION, MAX_SEED
 from scsim.web.form import fields
 from scsim.web.jobs import TERMINAL, Pool
 
@@ -44,9 +45,6 @@ log = logging.getLogger("scsim.web")
 #: Largest request body (a regime file and its JSON wrapping).
 MAX_BODY = 1 << 20
 MAX_TEXT = MAX_BODY - 4096
-MAX_POPULATION = 2_000_000_000
-MAX_DAYS = 36_500
-MAX_SEED = 2**63 - 1
 MAX_REPLICATES = 100
 #: How long a request waits for the store while a run is being saved (seconds).
 STORE_PATIENCE = 5.0
