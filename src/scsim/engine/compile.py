@@ -59,6 +59,7 @@ class Compiled(NamedTuple):
     grade_min: np.ndarray  # int64[K-1], fixed point, decreasing
     n_grades: int
     liability: float
+    liability_down: bool  # only pull scores down (network.liability_direction: down)
     # lists: conditions q
     n_lists: int
     cond_list: np.ndarray  # int64[Q]
@@ -267,6 +268,7 @@ def compile_regime(regime: Regime, n: int) -> Compiled:
         grade_min=np.array([to_fixed(g.min) for g in regime.grades[:-1]], dtype=np.int64),
         n_grades=len(regime.grades),
         liability=float(regime.network.liability),
+        liability_down=regime.network.liability_direction == "down",
         n_lists=len(lists),
         cond_list=np.array([li for li, _ in conds], dtype=np.int64),
         cond_beh=cond_beh,

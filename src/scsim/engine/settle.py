@@ -95,7 +95,7 @@ def _couple_proc_block(c, st, start, stop, old, keys, n, n_local):
     # As _couple_block; each friend is computed once and read in both copies: the
     # lattice as i -+ d, the far rounds through their matchings, a batch at a time.
     score, taint, track, enrolled = st.score, st.taint, st.track_clean, st.enrolled
-    lo, hi, liability = c.floor, c.ceiling, c.liability
+    lo, hi, liability, down = c.floor, c.ceiling, c.liability, c.liability_down
     h = n_local // 2
     far = np.empty((_BATCH, keys.size), dtype=np.int64)
     for first in range(start, stop, _BATCH):
@@ -125,7 +125,7 @@ def _couple_proc_block(c, st, start, stop, old, keys, n, n_local):
                     if both:
                         tot1 += _clamp(old[j, 1], lo, hi)
                     live += 1
-            _pull(score, old, i, both, tot0, tot1, live, lo, hi, liability)
+            _pull(score, old, i, both, tot0, tot1, live, lo, hi, liability, down)
 
 
 @njit(cache=True)
@@ -133,7 +133,7 @@ def _couple_block(c, st, start, stop, old, indptr, indices):
     # As _couple_proc_block: each friend is read once for both copies, from the
     # agent-major snapshot (a friend's two copies share a cache line).
     score, taint, track, enrolled = st.score, st.taint, st.track_clean, st.enrolled
-    lo, hi, liability = c.floor, c.ceiling, c.liability
+    lo, hi, liability, down = c.floor, c.ceiling, c.liability, c.liability_down
     for i in range(start, stop):
         if not enrolled[i]:  # not scored: friends' scores do not move it either
             continue
@@ -148,18 +148,20 @@ def _couple_block(c, st, start, stop, old, indptr, indices):
                 if both:
                     tot1 += _clamp(old[j, 1], lo, hi)
                 live += 1
-        _pull(score, old, i, both, tot0, tot1, live, lo, hi, liability)
+        _pull(score, old, i, both, tot0, tot1, live, lo, hi, liability, down)
 
 
 @njit(inline="always", cache=True)
-def _pull(score, old, i, both, tot0, tot1, live, lo, hi, liability):
+def _pull(score, old, i, both, tot0, tot1, live, lo, hi, liability, down):
     """Move agent i's score (and its clean copy's, if kept) ``liability`` of the way to
-    its friends' mean (sums ``tot0`` and ``tot1`` over ``live`` friends)."""
+    its friends' mean (sums ``tot0`` and ``tot1`` over ``live`` friends); with ``down``
+    only when that mean is lower: friends pull a score down, never up."""
     for copy in range(2 if both else 1):
         s = _clamp(old[i, copy], lo, hi)
         if live > 0:
             tot = tot1 if copy == 1 else tot0
-            s += np.int64(np.round(liability * (tot / live - s)))
+            step = np.int64(np.round(liability * (tot / live - s)))
+            s += min(step, np.int64(0)) if down else step
         score[copy, i] = s
 
 

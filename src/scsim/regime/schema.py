@@ -264,6 +264,13 @@ class Deterrence(_Model):
     memory_days: float = Field(
         30.0, gt=0, le=MAX_DAYS, description="Mean life of a seen record (exponential fading)."
     )
+    cost: float | None = Field(
+        None,
+        gt=0,
+        le=MAX_POINTS,
+        description="Felt cost of one record in points, for a behaviour sanctioned without "
+        "points (a public screen, a fine); null: the points its rules cost.",
+    )
     seen: Literal["friends", "everyone"] = Field(
         "friends",
         description="friends: records against oneself and one's friends; everyone: the "
@@ -696,6 +703,11 @@ class Network(_Model):
         le=1,
         description="Each day a score moves this share of the gap to its friends' mean score.",
     )
+    liability_direction: Literal["both", "down"] = Field(
+        "both",
+        description="both: friends' mean pulls a score up or down; down: only down (friends "
+        "with lower scores cost points, friends with higher ones earn none).",
+    )
     locality: float = Field(
         0.9,
         ge=0,
@@ -928,12 +940,13 @@ class Regime(_Model):
             points[rule.on] = points.get(rule.on, 0.0) + first
         for name, beh in self.behaviours.items():
             at = ("behaviours", name)
-            if beh.deterrence is not None and points.get(name, 0.0) >= 0:
+            det = beh.deterrence
+            if det is not None and det.cost is None and points.get(name, 0.0) >= 0:
                 raise RegimeFieldError(
                     (*at, "deterrence"),
                     "deterrence of a behaviour that costs no points",
                     name,
-                    "a behaviour with a rule of negative points",
+                    "a behaviour with a rule of negative points, or deterrence.cost",
                 )
             chill = beh.chilled_by
             if chill is not None:

@@ -1,0 +1,60 @@
+"""Mechanisms the built-in regimes needed to do what the record says (issue 18), each
+checked exactly at small size."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scsim.engine.run import simulate
+from scsim.engine.settle import _pull
+from scsim.errors import RegimeError
+from scsim.regime.loader import validate_mapping
+
+
+def regime(behaviours, rules, **changes):
+    data = {
+        "name": "fidelity",
+        "grades": [{"name": "A", "min": 900}, {"name": "D"}],
+        "behaviours": behaviours,
+        "observers": [{"name": "cam", "watches": ["jaywalk"], "coverage": 0.9}],
+        "rules": rules,
+    }
+    data.update(changes)
+    return validate_mapping(data, "<test>")
+
+
+def _chilling(run):
+    return run.daily.filter(run.daily["group"] == "all")["chilling.jaywalk"].to_numpy()
+
+
+def test_a_felt_cost_deters_exactly_as_the_same_points_do():
+    # A screen and a fine (no points) felt as 20 points deter as a rule of -20 does:
+    # the multiplier reads only the records and |points|, so the series are identical.
+    det = {"sensitivity": 15, "memory_days": 30, "seen": "everyone"}
+    points = regime(
+        {"jaywalk": {"rate": 0.01, "deterrence": det}}, [{"on": "jaywalk", "points": -20}]
+    )
+    felt = regime({"jaywalk": {"rate": 0.01, "deterrence": {**det, "cost": 20}}}, [])
+    a = _chilling(simulate(points, population=5_000, days=40, seed=3))
+    b = _chilling(simulate(felt, population=5_000, days=40, seed=3))
+    assert a[-1] < 0.9
+    np.testing.assert_array_equal(a, b)
+
+
+def test_deterrence_without_points_needs_a_cost():
+    with pytest.raises(RegimeError, match="deterrence.cost"):
+        regime({"jaywalk": {"rate": 0.01, "deterrence": {"sensitivity": 1}}}, [])
+
+
+@pytest.mark.parametrize(
+    ("friends_mean", "down", "expected"),
+    [(300, False, 120), (300, True, 100), (0, False, 90), (0, True, 90)],
+)
+def test_one_way_liability_pulls_down_only(friends_mean, down, expected):
+    # s' = s + round(liability x (mean - s)), and with `down` only when it is lower:
+    # 100 + 0.1 x (300 - 100) = 120 (both) or 100 (down); 100 + 0.1 x (0 - 100) = 90.
+    score = np.zeros((2, 1), dtype=np.int32)
+    old = np.array([[100, 100]], dtype=np.int32)
+    _pull(score, old, 0, False, np.int64(2 * friends_mean), np.int64(0), 2, -1000, 1000, 0.1, down)
+    assert score[0, 0] == expected
