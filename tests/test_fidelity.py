@@ -43,7 +43,7 @@ def test_a_felt_cost_deters_exactly_as_the_same_points_do():
 
 
 def test_deterrence_without_points_needs_a_cost():
-    with pytest.raises(RegimeError, match="deterrence.cost"):
+    with pytest.raises(RegimeError, match=r"deterrence\.cost"):
         regime({"jaywalk": {"rate": 0.01, "deterrence": {"sensitivity": 1}}}, [])
 
 
