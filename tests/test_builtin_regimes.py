@@ -292,10 +292,8 @@ def test_debtor_ringtone_callers_drop_ties_to_listed_debtors() -> None:
     daily = overall(run)
     dropped = int(daily["ties_dropped"].sum())
     assert dropped > 0
-    off = run_of(
-        "debtor-ringtone", "behaviours.unpaid_judgment.rate=1.0e-4", "network.distancing=null"
-    )
-    assert int(overall(off)["ties_dropped"].sum()) == 0
+    nobody_listed = run_of("debtor-ringtone", "behaviours.unpaid_judgment.rate=0")
+    assert int(overall(nobody_listed)["ties_dropped"].sum()) == 0
     # Only ties to the listed drop: at most degree x listed-days x rate, in expectation.
     listed_days = int(daily["listed.blacklist"].sum())
     assert dropped < 3 * 20 * listed_days * 0.005 + 10
