@@ -258,8 +258,8 @@ def _groups(draw: st.DrawFn, behaviours: list[str]) -> list[dict[str, Any]]:
 
 
 def _responses(draw: st.DrawFn, out: dict[str, Any]) -> None:
-    """Deterrence on penalised behaviours, gaming on rewarded ones, chilling and
-    displacement next to deterred ones (the schema's cross-key rules)."""
+    """Deterrence on penalised behaviours (or with a felt cost), gaming on rewarded ones,
+    chilling and displacement next to deterred ones (the schema's cross-key rules)."""
     points: dict[str, float] = {}
     for rule in out.get("rules", []):
         first = rule["points"][0] if isinstance(rule["points"], list) else rule["points"]
@@ -267,8 +267,11 @@ def _responses(draw: st.DrawFn, out: dict[str, Any]) -> None:
     behaviours = out["behaviours"]
     deterred = []
     for name, beh in behaviours.items():
-        if points.get(name, 0.0) < 0 and draw(st.booleans()):
+        costed = points.get(name, 0.0) < 0 or draw(st.booleans())
+        if costed and draw(st.booleans()):
             det: dict[str, Any] = {"sensitivity": draw(st.floats(0.01, 100))}
+            if points.get(name, 0.0) >= 0:  # sanctioned without points: a felt cost
+                det["cost"] = draw(st.floats(0.01, 100))
             _maybe(draw, "memory_days", draw(st.floats(0.5, 365)), det)
             _maybe(draw, "seen", draw(st.sampled_from(["friends", "everyone"])), det)
             beh["deterrence"] = det
@@ -330,6 +333,7 @@ def regimes(draw: st.DrawFn) -> dict[str, Any]:
     network: dict[str, Any] = {}
     _maybe(draw, "degree", draw(st.integers(0, 50)), network)
     _maybe(draw, "liability", draw(_unit()), network)
+    _maybe(draw, "liability_direction", draw(st.sampled_from(["both", "down"])), network)
     _maybe(draw, "locality", draw(_unit()), network)
     _maybe(draw, "homophily", draw(_unit()), network)
     _maybe(draw, "degree_spread", draw(st.floats(0, 3, allow_nan=False)), network)
