@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from scsim.engine import rng
+from scsim.engine import proc_network, rng
 from scsim.engine.scoring import CLEAN_BIT
 from scsim.population import procedural  # inlined: see docs/internals.md, "Numba's cache"
 
@@ -69,7 +69,7 @@ def couple(c, st, chunk, old, indptr, indices, proc=None):
     if proc is None:
         _couple(c, st, chunk, old, indptr, indices)
     else:
-        _couple_proc(c, st, chunk, old, proc.keys, proc.n, proc.n_local)
+        _couple_proc(c, st, chunk, old, proc.keys, proc.n, proc.n_local, proc.gone)
 
 
 @njit(parallel=True, cache=True)
@@ -80,9 +80,10 @@ def _couple(c, st, chunk, old, indptr, indices):
 
 
 @njit(parallel=True, cache=True)
-def _couple_proc(c, st, chunk, old, keys, n, n_local):
+def _couple_proc(c, st, chunk, old, keys, n, n_local, gone):
     for blk in prange(-(-n // chunk)):
-        _couple_proc_block(c, st, blk * chunk, min(n, (blk + 1) * chunk), old, keys, n, n_local)
+        stop = min(n, (blk + 1) * chunk)
+        _couple_proc_block(c, st, blk * chunk, stop, old, keys, n, n_local, gone)
 
 
 #: Agents whose far friends are computed before any of their scores is read (so the
@@ -91,9 +92,10 @@ _BATCH = 256
 
 
 @njit(cache=True)
-def _couple_proc_block(c, st, start, stop, old, keys, n, n_local):
+def _couple_proc_block(c, st, start, stop, old, keys, n, n_local, gone):
     # As _couple_block; each friend is computed once and read in both copies: the
-    # lattice as i -+ d, the far rounds through their matchings, a batch at a time.
+    # lattice as i -+ d, the far rounds through their matchings, a batch at a time;
+    # ties whose bit is set in ``gone`` were dropped (distancing).
     score, taint, track, enrolled = st.score, st.taint, st.track_clean, st.enrolled
     lo, hi, liability, down = c.floor, c.ceiling, c.liability, c.liability_down
     h = n_local // 2
@@ -111,7 +113,7 @@ def _couple_proc_block(c, st, start, stop, old, keys, n, n_local):
             tot1 = np.int64(0)
             live = 0
             for d in range(-h, h + 1):
-                if d == 0:
+                if d == 0 or proc_network.is_gone(gone, i, proc_network.lattice_round(h, d)):
                     continue
                 j = procedural.lattice(n, i, d)
                 tot0 += _clamp(old[j, 0], lo, hi)
@@ -120,7 +122,7 @@ def _couple_proc_block(c, st, start, stop, old, keys, n, n_local):
                 live += 1
             for k in range(keys.size):
                 j = far[i - first, k]
-                if j >= 0:
+                if j >= 0 and not proc_network.is_gone(gone, i, n_local + k):
                     tot0 += _clamp(old[j, 0], lo, hi)
                     if both:
                         tot1 += _clamp(old[j, 1], lo, hi)

@@ -1254,7 +1254,7 @@ def stored_edge_keys(regime: Regime) -> list[str]:
     of those."""
     net = regime.network
     keys = [
-        ("network.distancing", net.distancing is not None),
+        ("network.distancing above 64 friends", net.distancing is not None and net.degree > 64),
         ("network.friend_deductions", net.friend_deductions > 0),
         ("network.low_friend_penalty", net.low_friend_penalty is not None),
         ("network.homophily", net.homophily > 0),
