@@ -4,6 +4,7 @@ checked exactly at small size."""
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 import pytest
 
 from scsim.engine.run import simulate
@@ -58,3 +59,43 @@ def test_one_way_liability_pulls_down_only(friends_mean, down, expected):
     old = np.array([[100, 100]], dtype=np.int32)
     _pull(score, old, 0, False, np.int64(2 * friends_mean), np.int64(0), 2, -1000, 1000, 0.1, down)
     assert score[0, 0] == expected
+
+
+def _listed_for(cure, days, n=5_000):
+    """Days from each agent's first listing to its first exit (``days`` if it never
+    leaves), for the agents first listed in the first five days; listed on an event of
+    rate 3 a day, always recorded, with no term."""
+    reg = validate_mapping(
+        {
+            "name": "late",
+            "grades": [{"name": "all"}],
+            "behaviours": {"judgment": {"rate": 3.0}},
+            "observers": [{"name": "court", "kind": "records", "watches": ["judgment"]}],
+            "lists": [{"name": "debtors", "enter": [{"on": "judgment"}], "exit": {"cure": cure}}],
+        },
+        "<test>",
+    )
+    run = simulate(reg, population=n, days=days, seed=2)
+    moves = run.list_moves.with_columns(pl.col("move").cast(pl.Utf8))
+    first = moves.group_by("agent").agg(
+        pl.col("day").filter(pl.col("move").str.starts_with("entered")).min().alias("on"),
+        pl.col("day").filter(pl.col("move").str.starts_with("left")).min().alias("off"),
+    )
+    first = first.filter(pl.col("on") < 5).with_columns(pl.col("off").fill_null(10 * days))
+    return (first["off"] - first["on"]).to_numpy()
+
+
+def test_late_removal_is_a_hazard_over_time_after_paying():
+    # Everyone pays the day after listing (rate 1) and none is removed at once
+    # (removal_probability 0): with late_removal_rate r the time listed T is geometric,
+    # P(T > t) = (1 - r)^t (the first chance is the payment day), where without it
+    # nobody ever leaves (the one-shot coin flip).
+    r = 0.05
+    cure = {"rate": 1.0, "removal_probability": 0.0, "late_removal_rate": r}
+    listed = _listed_for(cure, 100)
+    assert listed.size > 4_900
+    t = np.arange(60)
+    still = np.array([(listed > x).mean() for x in t])
+    assert np.all(np.abs(still - (1 - r) ** t) <= 5 * np.sqrt(0.25 / listed.size))
+    never = _listed_for({"rate": 1.0, "removal_probability": 0.0}, 40)
+    assert (never > 40).all()  # no exit within the run

@@ -77,6 +77,7 @@ class Compiled(NamedTuple):
     cure_rate: np.ndarray  # float64[L]
     cure_delay: np.ndarray  # int64[L]
     cure_removal: np.ndarray  # float64[L]
+    cure_late: np.ndarray  # float64[L]: daily chance of a late removal after a payment
     reset_score: np.ndarray  # bool[L]
     # sanctions and rewards
     active: np.ndarray  # bool[S, K, M]: s applies in (grade, mask of lists one is on)
@@ -290,6 +291,9 @@ def compile_regime(regime: Regime, n: int) -> Compiled:
         ),
         cure_removal=np.array(
             [lst.exit.cure.removal_probability if lst.exit.cure else 0.0 for lst in lists]
+        ),
+        cure_late=np.array(
+            [lst.exit.cure.late_removal_rate if lst.exit.cure else 0.0 for lst in lists]
         ),
         reset_score=np.array([lst.exit.reset_score for lst in lists], dtype=np.bool_),
         active=active,

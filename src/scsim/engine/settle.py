@@ -15,6 +15,9 @@ from scsim.engine import proc_network, rng
 from scsim.engine.scoring import CLEAN_BIT
 from scsim.population import procedural  # inlined: see docs/internals.md, "Numba's cache"
 
+#: Added to a list's index for the late-removal draw, apart from the payment draw's.
+LATE_SALT = 1 << 20
+
 # After the sweep, ``flags`` holds each agent's list moves of the day, two bits a list.
 BY_EVENT, BY_GRADE, LEFT = 1, 2, 3
 
@@ -182,7 +185,7 @@ def _settle_one(
     copy, i, key_cure, moves, blk, gr, count,
     score, grade, gdays, listed, term, cure, flags, enrolled,
     floor, ceiling, initial, grade_min, grade_cond, list_term,
-    cure_rate, cure_delay, cure_removal, reset_score,
+    cure_rate, cure_delay, cure_removal, cure_late, reset_score,
 ):  # fmt: skip
     """One agent's day in one copy of the state.
 
@@ -191,7 +194,8 @@ def _settle_one(
     ``BY_GRADE`` or ``LEFT``).
 
     Lists: a listed agent counts its days, may cure (pay) and then leave after a delay
-    with some probability, and leaves when its term ends; leaving restarts the
+    with some probability (else, each later day, with the late-removal chance), and
+    leaves when its term ends; leaving restarts the
     consecutive-days count of grade rules and may reset the score. An unlisted agent
     enters on the events flagged by the score stage, or on a grade held long enough
     (enrolled agents only).
@@ -217,6 +221,11 @@ def _settle_one(
             if cu > 0:
                 cu -= 1
                 leave = cu == 0
+            elif cu < 0 and cure_late[li] > 0.0:  # paid, not removed: a late removal
+                h = rng.draw(rng.agent_base(key_cure, i), np.uint64(LATE_SALT + li))
+                if rng.unit(h) < cure_late[li]:
+                    cu = 0
+                    leave = True
             if term[copy, li, i] >= 0 and ld > term[copy, li, i]:
                 leave = True
             if leave:
@@ -288,10 +297,11 @@ def _settle_block(c, st, start, stop, group, key_cure, tallies, blk):
         c.list_term,
         c.wrong_tab,
     )
-    cure_rate, cure_delay, cure_removal, reset = (
+    cure_rate, cure_delay, cure_removal, cure_late, reset = (
         c.cure_rate,
         c.cure_delay,
         c.cure_removal,
+        c.cure_late,
         c.reset_score,
     )
     sum_score[blk] = 0
@@ -309,14 +319,14 @@ def _settle_block(c, st, start, stop, group, key_cure, tallies, blk):
             0, i, key_cure, moves, blk, gr, True,
             score, grade, gdays, listed, term, cure, flags, enrolled,
             floor, ceiling, initial, grade_min, grade_cond, list_term,
-            cure_rate, cure_delay, cure_removal, reset,
+            cure_rate, cure_delay, cure_removal, cure_late, reset,
         )  # fmt: skip
         if track and taint[i]:
             kc, _, mask_c, _, _ = _settle_one(
                 1, i, key_cure, moves, blk, gr, False,
                 score, grade, gdays, listed, term, cure, flags, enrolled,
                 floor, ceiling, initial, grade_min, grade_cond, list_term,
-                cure_rate, cure_delay, cure_removal, reset,
+                cure_rate, cure_delay, cure_removal, cure_late, reset,
             )  # fmt: skip
             if wrong_tab[k, mask, kc, mask_c]:
                 wrongful[blk, gr] += 1

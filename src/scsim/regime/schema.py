@@ -556,6 +556,13 @@ class Cure(_Model):
         le=1,
         description="Chance the agent then leaves; otherwise it stays until its term ends.",
     )
+    late_removal_rate: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="After a payment not followed by removal, the chance each day that the "
+        "listing is removed late; 0: it stays until its term ends.",
+    )
 
 
 class Exit(_Model):

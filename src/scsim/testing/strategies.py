@@ -189,6 +189,7 @@ def _exit(draw: st.DrawFn) -> dict[str, Any]:
     cure: dict[str, Any] = {"rate": draw(st.floats(0, 0.05, allow_nan=False))}
     _maybe(draw, "delay_days", draw(st.integers(0, 60)), cure)
     _maybe(draw, "removal_probability", draw(_unit()), cure)
+    _maybe(draw, "late_removal_rate", draw(_unit()), cure)
     _maybe(draw, "cure", draw(st.none() | st.just(cure)), out)
     _maybe(draw, "reset_score", draw(st.booleans()), out)
     return out
