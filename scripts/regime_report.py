@@ -800,10 +800,18 @@ SPECS: dict[str, Spec] = {
         "gallery, informants with false accusations; escalating penalties for speech and "
         "petitions, a capped reward for reading the party paper; network liability; "
         "family sanctions (university places, state jobs); appeals that rarely succeed. "
+        "Loans and insurance come after AAA or AA is held 180 days, for a year. Fare "
+        "dodging, cheating in games, ranting online and disliked purchases cost points, "
+        "liked purchases earn them; frozen assets and public universities for the listed "
+        "or D, faster internet and a fast-tracked visa for the top grades. A payer who "
+        "is not removed at once may be removed late. "
         "Responses: speech, petitions, critical comments and true news are chilled by "
         "the records everyone hears of, lawful posts shrink alongside, a bot reads the "
         "party paper, friends drop the listed and grade D, camera offences are deterred.",
-        "The operators and their data flows (issue 8). The record gives no outcome "
+        "Ages (the family sanction on university places falls on every household "
+        "member, not on this year's applicants); manual matching and the vendors' limits "
+        "of the cameras. The operators and their data flows (issue 8). The record gives "
+        "no outcome "
         "figure, so every response (chilling, gaming, distancing, deterrence) is a guess.",
         national_rows,
         national_remarks,

@@ -99,3 +99,33 @@ def test_late_removal_is_a_hazard_over_time_after_paying():
     assert np.all(np.abs(still - (1 - r) ** t) <= 5 * np.sqrt(0.25 / listed.size))
     never = _listed_for({"rate": 1.0, "removal_probability": 0.0}, 40)
     assert (never > 40).all()  # no exit within the run
+
+
+def test_a_reward_that_needs_a_grade_held_starts_after_the_holding_period():
+    # Everyone starts in AAA and stays: the perk list is entered on day 29 (the 30th
+    # consecutive day in AAA), and the perk applies from then on, to everyone, for the
+    # list's term (10 days), then again after another 30 days held.
+    reg = validate_mapping(
+        {
+            "name": "holding",
+            "score": {"initial": 1300},
+            "grades": [{"name": "AAA", "min": 1300}, {"name": "rest"}],
+            "behaviours": {"nothing": {"rate": 0.0}},
+            "lists": [
+                {
+                    "name": "kept",
+                    "enter": [{"grade": "AAA", "for_days": 30}],
+                    "exit": {"after_days": 10},
+                }
+            ],
+            "rewards": [{"name": "loan", "applies_to": {"lists": ["kept"]}}],
+        },
+        "<test>",
+    )
+    run = simulate(reg, population=500, days=90, seed=1)
+    day = run.daily.filter(run.daily["group"] == "all").sort("day")
+    loans = day["rewarded.loan"].to_numpy()
+    held = np.zeros(90)
+    held[29:39] = 500  # entered on the 30th day held, 10 days on the list
+    held[69:79] = 500  # the count restarts on leaving: another 30 days, 10 more
+    np.testing.assert_array_equal(loans, held)
