@@ -603,6 +603,11 @@ def national_rows(run: scsim.Run, regime: Regime) -> list[Row]:
     listed = by_group_share(run, pl.col("listed.blacklist"))
     for g, share in sorted(listed.items()):
         rows.append(info(f"{g}: share listed", pct(share)))
+    ev = events(run).filter(pl.col("behaviour").is_in(["buys_flight", "buys_train"]))
+    blocked = while_listed(run, ev, "blacklist")
+    for b in ("buys_flight", "buys_train"):
+        n_blocked = blocked.filter(pl.col("behaviour") == b).height
+        rows.append(info(f"{b} attempts blocked by a ban", num(n_blocked)))
     return rows + response_rows(run, regime)
 
 
