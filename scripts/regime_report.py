@@ -813,8 +813,8 @@ SPECS: dict[str, Spec] = {
         "Responses: speech, petitions, critical comments and true news are chilled by "
         "the records everyone hears of, lawful posts shrink alongside, a bot reads the "
         "party paper, friends drop the listed and grade D, camera offences are deterred.",
-        "Ages (the family sanction on university places falls on every household "
-        "member, not on this year's applicants); manual matching and the vendors' limits "
+        "Ages tied to household roles (an 18-year-old's parent may be any age); manual "
+        "matching and the vendors' limits "
         "of the cameras. The operators and their data flows (issue 8). The record gives "
         "no outcome "
         "figure, so every response (chilling, gaming, distancing, deterrence) is a guess.",

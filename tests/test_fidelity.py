@@ -10,6 +10,7 @@ import pytest
 from scsim.engine.run import simulate
 from scsim.engine.settle import _pull
 from scsim.errors import RegimeError
+from scsim.population.ages import ages
 from scsim.regime.loader import validate_mapping
 
 
@@ -129,3 +130,43 @@ def test_a_reward_that_needs_a_grade_held_starts_after_the_holding_period():
     held[29:39] = 500  # entered on the 30th day held, 10 days on the list
     held[69:79] = 500  # the count restarts on leaving: another 30 days, 10 more
     np.testing.assert_array_equal(loans, held)
+
+
+def test_ages_are_a_hash_of_the_id_uniform_over_80_years():
+    a = ages(200_000)
+    assert a.min() == 0 and a.max() == 79
+    assert np.array_equal(a, ages(200_000))  # the same in every run
+    share = np.bincount(a, minlength=80) / a.size
+    assert np.all(np.abs(share - 1 / 80) < 5 * np.sqrt(1 / 80 / a.size))
+
+
+def test_a_family_sanction_with_ages_falls_only_on_members_of_those_ages():
+    # Everyone is listed at once; a family sanction on the 18-year-olds falls on every
+    # 18-year-old with another member in the household, and on nobody else.
+    reg = validate_mapping(
+        {
+            "name": "ages",
+            "grades": [{"name": "all"}],
+            "behaviours": {"judgment": {"rate": 100.0}},
+            "observers": [{"name": "court", "kind": "records", "watches": ["judgment"]}],
+            "lists": [{"name": "debtors", "enter": [{"on": "judgment"}]}],
+            "sanctions": [
+                {
+                    "name": "university_refused",
+                    "applies_to": {"lists": ["debtors"], "family": True, "ages": [18, 18]},
+                },
+                {"name": "family_jobs", "applies_to": {"lists": ["debtors"], "family": True}},
+            ],
+            "households": {"mean_size": 3.0},
+        },
+        "<test>",
+    )
+    run = simulate(reg, population=20_000, days=2, seed=1, keep_events=False)
+    last = run.daily.filter(run.daily["group"] == "all").sort("day")[-1]
+    a = run.agents
+    size = a.group_by("household").len().rename({"len": "size"})
+    with_others = a.join(size, on="household").filter(pl.col("size") > 1)["agent"].to_numpy()
+    expected = int((ages(20_000)[with_others] == 18).sum())
+    assert expected > 100
+    assert last["sanctioned.university_refused"][0] == expected
+    assert last["sanctioned.family_jobs"][0] == with_others.size

@@ -78,6 +78,7 @@ class Compiled(NamedTuple):
     cure_delay: np.ndarray  # int64[L]
     cure_removal: np.ndarray  # float64[L]
     cure_late: np.ndarray  # float64[L]: daily chance of a late removal after a payment
+    act_ages: np.ndarray  # int64[S + R, 2]: family members' ages it falls on; (0, 255) all
     reset_score: np.ndarray  # bool[L]
     # sanctions and rewards
     active: np.ndarray  # bool[S, K, M]: s applies in (grade, mask of lists one is on)
@@ -298,6 +299,10 @@ def compile_regime(regime: Regime, n: int) -> Compiled:
         reset_score=np.array([lst.exit.reset_score for lst in lists], dtype=np.bool_),
         active=active,
         family=family,
+        act_ages=np.array(
+            [a.applies_to.ages or (0, 255) for a in [*regime.sanctions, *regime.rewards]],
+            dtype=np.int64,
+        ).reshape(-1, 2),
         n_sanctions=len(regime.sanctions),
         wrong_tab=wrong_tab,
         appeal_rate=appeals.rate if appeals else 0.0,

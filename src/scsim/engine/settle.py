@@ -13,7 +13,7 @@ from numba import njit, prange
 
 from scsim.engine import proc_network, rng
 from scsim.engine.scoring import CLEAN_BIT
-from scsim.population import procedural  # inlined: see docs/internals.md, "Numba's cache"
+from scsim.population import ages, procedural  # inlined: docs/internals.md, "Numba's cache"
 
 #: Added to a list's index for the late-removal draw, apart from the payment draw's.
 LATE_SALT = 1 << 20
@@ -372,6 +372,7 @@ def _family_part(c, st, hstart, group, first, last, out, wrong_out):
     # carries it if the count less its own share is positive: linear in the household
     # size, and a household where nobody meets any is left after the first pass.
     family, active, n_sanctions, wrong_tab = c.family, c.active, c.n_sanctions, c.wrong_tab
+    act_ages = c.act_ages
     grade, listed, taint, track = st.grade, st.listed, st.taint, st.track_clean
     out[:] = 0
     wrong_out[:] = 0
@@ -403,8 +404,11 @@ def _family_part(c, st, hstart, group, first, last, out, wrong_out):
             k0, m0, k1, m1 = _both(grade, listed, taint, track, i)
             own = track and taint[i] and wrong_tab[k0, m0, k1, m1]
             any_wrong = False
+            age = ages.age_of(i)
             for f in range(acts.size):
                 s = acts[f]
+                if age < act_ages[s, 0] or age > act_ages[s, 1]:
+                    continue  # not of the ages it falls on (a university applicant)
                 if real_n[f] - (1 if active[s, k0, m0] else 0) > 0:
                     out[group[i], s] += 1
                     others_clean = clean_n[f] - (1 if active[s, k1, m1] else 0)

@@ -611,9 +611,25 @@ class AppliesTo(_Model):
         description="It falls on the other members of the household of each agent who "
         "meets the condition, and not on that agent.",
     )
+    ages: list[int] | None = Field(
+        None,
+        min_length=2,
+        max_length=2,
+        description="With family: only the members aged from the first to the second "
+        "(whole years, 0 to 79, from a hash of the agent); null: every member.",
+    )
 
     @model_validator(mode="after")
     def _something(self) -> AppliesTo:
+        if self.ages is not None and (
+            not self.family or not 0 <= self.ages[0] <= self.ages[1] <= 79
+        ):
+            raise RegimeFieldError(
+                ("ages",),
+                "ages on a sanction that is not a family one, or out of order",
+                list(self.ages),
+                "[first, last] with 0 <= first <= last <= 79, and family: true",
+            )
         if not self.grades and not self.blacklisted and not self.lists:
             raise RegimeFieldError(
                 (),

@@ -226,6 +226,9 @@ def _applies_to(draw: st.DrawFn, grades: list[str], listed: bool, lists: list[st
     if on_lists or draw(st.booleans()):
         out["lists"] = on_lists
     _maybe(draw, "family", draw(st.booleans()), out)
+    if out.get("family"):
+        first = draw(st.integers(0, 79))
+        _maybe(draw, "ages", [first, draw(st.integers(first, 79))], out)
     return out
 
 
