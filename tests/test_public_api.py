@@ -22,6 +22,7 @@ EXPORTED = [
     "load_world",
     "open_store",
     "simulate",
+    "sweep",
 ]
 
 

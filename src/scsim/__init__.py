@@ -10,6 +10,7 @@ Synthetic citizens only: scsim never reads, identifies, scores or ranks a real p
     with scsim.open_store("scsim.duckdb") as store:
         store.save(run)
     scsim.compare(run, other_run)    # paired, agent by agent (same population, days, seed)
+    scsim.sweep("experiment.yaml")   # a parameter sweep on Ray, into the store
 
 The names below are the whole public API (``tests/test_public_api.py`` holds the
 list). They are imported on first use, so ``import scsim`` stays quick: the engine
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from scsim.analysis.compare import compare
     from scsim.engine.result import Run, WorldRun
     from scsim.engine.run import simulate
+    from scsim.experiment import sweep
     from scsim.regime import builtin_names as builtin_regimes
     from scsim.regime import load_regime
     from scsim.store import open_store
@@ -54,6 +56,7 @@ __all__ = [
     "load_world",
     "open_store",
     "simulate",
+    "sweep",
 ]
 
 # public name -> (module, attribute), imported on first access
@@ -68,6 +71,7 @@ _LAZY = {
     "load": ("scsim.world", "load"),
     "load_world": ("scsim.world", "load_world"),
     "builtin_worlds": ("scsim.world", "builtin_world_names"),
+    "sweep": ("scsim.experiment", "sweep"),
 }
 
 

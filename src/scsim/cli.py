@@ -967,15 +967,19 @@ def report(
         typer.Option("--format", help="html: one offline file; png: one figure per chart."),
     ] = ReportFormat.html,
 ) -> None:
-    """Write an audit report on one or more runs (several: compared side by side).
+    """Write an audit report on one or more runs (several: compared side by side), or
+    on an experiment (its id from `scsim sweep`).
 
     A run made with --replicates K is reported with its whole batch: means over the
     replicates with 95% interval bands. A world run shows its operators, flows and
     cascade, then each operator; two world runs are compared operator by operator.
     """
+    from scsim.experiment.cli import report_experiment
     from scsim.report import check_output, write_report
 
     check_output(output, format_.value)  # before loading anything
+    if len(run_ids) == 1 and report_experiment(run_ids[0], output, store, format_.value):
+        return
     with scsim.open_store(store, read_only=True) as s:
         loaded = [_report_item(s, run_id) for run_id in run_ids]
     try:
@@ -1012,6 +1016,16 @@ def explain(
     with scsim.open_store(store, read_only=True) as s:
         loaded = s.load(run_id)
     typer.echo(loaded.explain(agent, account).text())
+
+
+from scsim.web.command import serve  # noqa: E402 - the workbench's command lives with it
+
+app.command()(serve)
+
+
+from scsim.experiment.cli import register  # noqa: E402  (sweep, sensitivity)
+
+register(app)
 
 
 def main() -> None:

@@ -18,6 +18,8 @@ from scsim.regime import Regime
 
 SCALE = 256
 SCORE_LIMIT = 2**31 - 1
+#: What a new ground does to a listing's term (``renew``), by code.
+RENEW = ("none", "restart", "extend")
 MAX_EVENTS_PER_DAY = 1 << 15  # per agent and day; the event packing has 16 bits
 
 
@@ -74,6 +76,7 @@ class Compiled(NamedTuple):
     n_windows: int
     grade_cond: np.ndarray  # int64[E, 3]: (list, grade, consecutive days)
     list_term: np.ndarray  # int64[L]: days on the list after which agents leave, -1 never
+    list_renew: np.ndarray  # int64[L]: a new ground while listed, RENEW (none, restart, extend)
     cure_rate: np.ndarray  # float64[L]
     cure_delay: np.ndarray  # int64[L]
     cure_removal: np.ndarray  # float64[L]
@@ -286,6 +289,7 @@ def compile_regime(regime: Regime, n: int) -> Compiled:
         n_windows=int(sum(c > 1 for c in counts)),
         grade_cond=np.array(grade_cond, dtype=np.int64).reshape(-1, 3),
         list_term=np.array([term(li, None) for li in range(len(lists))], dtype=np.int64),
+        list_renew=np.array([RENEW.index(lst.renew) for lst in lists], dtype=np.int64),
         cure_rate=np.array([lst.exit.cure.rate if lst.exit.cure else 0.0 for lst in lists]),
         cure_delay=np.array(
             [lst.exit.cure.delay_days if lst.exit.cure else 0 for lst in lists], dtype=np.int64

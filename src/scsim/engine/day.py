@@ -79,6 +79,9 @@ class DayLoop:
         self.lows = np.zeros(pop.n if penalty else 0, dtype=np.int32)  # low agents, by block
         self.friend_hits = np.zeros(n_groups, dtype=np.int64)
         self.resp = respond.Responses(regime, pop, n_groups) if respond.active(regime) else None
+        self.inert = respond.inert(c.n_beh)
+        # An agent's events of several behaviours are listed by name key, not file order.
+        self.beh_order = np.argsort(c.beh_key, kind="stable")
         self.graph_metrics = has_graph_dynamics(regime)
         self.keep_moves = False  # a world reads the day's list moves (``self.moved``)
         self.events: Events | None = None  # the day's records, for a world's flows
@@ -110,20 +113,13 @@ class DayLoop:
         """The day's true events, packed (agent, behaviour, index), in agent order."""
         p = self.pop
         key_b = rng.stage_key(self.seed, day, rng.BEHAVE)
-        r = self.resp
+        tables = self.resp.tables() if self.resp is not None else self.inert
         while True:
-            if r is None:
-                behave.behave(
-                    key_b, self.chunk, p.group, p.lam_total, p.lam_group, p.rates,
-                    p.beh_col, MAX_EVENTS_PER_DAY, self.true_counts, self.buf, self.buf_n,
-                )  # fmt: skip
-            else:
-                respond.behave_respond(
-                    key_b, day, self.chunk, p.group, p.lam_total, p.lam_group, p.rates,
-                    p.beh_col, MAX_EVENTS_PER_DAY, r.kind, r.gmult, r.sens, r.memory, r.pts,
-                    r.dcol, r.chill_src, r.chill_share, r.displace, r.perc, r.stamp, r.bots,
-                    r.game_rate, r.game_detect, r.gamed, self.true_counts, self.buf, self.buf_n,
-                )  # fmt: skip
+            behave.behave(
+                key_b, day, self.chunk, p.group, p.lam_total, p.lam_group, p.rates, p.beh_col,
+                self.c.beh_key, self.beh_order, MAX_EVENTS_PER_DAY, tables, self.true_counts,
+                self.buf, self.buf_n,
+            )  # fmt: skip
             if self.buf_n.max(initial=0) <= self.width:
                 return behave.gather(self.buf, self.buf_n)
             self.width = int(self.buf_n.max() * 1.5) + 64

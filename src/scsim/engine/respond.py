@@ -1,13 +1,13 @@
 """The respond stage: behaviour change under a regime (deterrence, chilling,
-displacement, gaming) and the behave kernel that draws events at the changed rates.
+displacement, gaming), as tables the behave kernel reads.
 
-Effective rates are drawn by *thinning*: an agent's events still come from one Poisson
-stream at its base total rate (plus the rate of its bots), one draw per agent-day, and
-an event of a deterred or chilled behaviour b is kept with chance m(i, b), the agent's
-multiplier of b. That is exactly a Poisson stream at rate ``rate x m``, and the
-multiplier is computed only on the rare days an agent draws an event, so perceived
-records are kept lazily: a fading count and the day it was last touched. A deterred
-event of a behaviour with ``displaced_to`` happens as that behaviour instead.
+Effective rates are drawn by *thinning* (``engine.behave``): an agent's events of each
+behaviour are still its base draws, and an event of a deterred or chilled behaviour b
+is kept with chance m(i, b), the agent's multiplier of b, from a draw of its own. That
+is exactly a Poisson stream at rate ``rate x m``, and the multiplier is computed only
+on the rare days an agent draws an event, so perceived records are kept lazily: a
+fading count and the day it was last touched. A deterred event of a behaviour with
+``displaced_to`` happens as that behaviour instead.
 
 - deterrence, ``seen: everyone``: perceived = the population's recorded events of b per
   capita, fading with ``memory_days`` (one number a day, as on a public screen);
@@ -19,7 +19,7 @@ event of a behaviour with ``displaced_to`` happens as that behaviour instead.
   ``uptake x points`` (capped at 1); a bot does b at ``rate`` a day, and a ``detected``
   share of its events is discarded by the regime (it happens, it never scores).
 
-With none of these keys, the engine uses ``engine.behave`` unchanged.
+With none of these keys, behave reads ``inert`` tables: every multiplier is 1.
 """
 
 from __future__ import annotations
@@ -28,14 +28,10 @@ import numpy as np
 from numba import njit, prange
 
 from scsim.engine import rng
-from scsim.engine.behave import pack, poisson_count, which_behaviour
 from scsim.regime import Regime
 from scsim.regime.schema import MAX_GAMED
 
 NONE, GLOBAL, FRIENDS, CHILLED = 0, 1, 2, 3
-_K_THIN = np.uint64(1 << 32)
-_K_DETECT = np.uint64(1 << 33)
-_K_BOT = np.uint64(1 << 34)
 
 
 def active(regime: Regime) -> bool:
@@ -43,6 +39,16 @@ def active(regime: Regime) -> bool:
         b.deterrence is not None or b.chilled_by is not None or b.gaming is not None
         for b in regime.behaviours.values()
     )
+
+
+def inert(n_beh: int) -> tuple:
+    """Response tables under which nothing responds (``Responses.tables``' types)."""
+    zero, none = np.zeros(n_beh), np.full(n_beh, -1, dtype=np.int64)
+    return (
+        np.zeros(n_beh, dtype=np.int64), np.ones(n_beh), zero, np.ones(n_beh), zero, none,
+        none, zero, none, np.zeros((0, 0), dtype=np.float32), np.zeros(0, dtype=np.int32),
+        np.zeros(0, dtype=np.uint32), zero, zero, np.zeros(0, dtype=np.int64),
+    )  # fmt: skip
 
 
 class Responses:
@@ -120,6 +126,14 @@ class Responses:
                 base[:, b] = pop.lam_group[:, b] * size
         self.base = base
 
+    def tables(self) -> tuple:
+        """What ``engine.behave.behave`` reads, in the order of ``inert``."""
+        return (
+            self.kind, self.gmult, self.sens, self.memory, self.pts, self.dcol,
+            self.chill_src, self.chill_share, self.displace, self.perc, self.stamp,
+            self.bots, self.game_rate, self.game_detect, self.gamed,
+        )  # fmt: skip
+
     def nbytes(self) -> int:
         return self.perc.nbytes + self.stamp.nbytes + self.bots.nbytes + self.lam_agent.nbytes
 
@@ -192,81 +206,6 @@ def multiplier(
         m = _det(i, c, day, kind, gmult, sens, memory, pts, dcol, perc, stamp)
         return 1.0 - chill_share[b] * (1.0 - m)
     return _det(i, b, day, kind, gmult, sens, memory, pts, dcol, perc, stamp)
-
-
-@njit(parallel=True, cache=True)
-def behave_respond(
-    key_b, day, chunk, group, lam_total, lam_group, rates, beh_col, max_count,
-    kind, gmult, sens, memory, pts, dcol, chill_src, chill_share, displace, perc, stamp,
-    bots, game_rate, game_detect, gamed,
-    true_counts, out, out_n,
-):  # fmt: skip
-    """``engine.behave.behave`` at the effective rates (see the module docstring)."""
-    n = group.size
-    true_counts[:] = 0
-    for blk in prange(out.shape[0]):
-        out_n[blk] = _behave_block(
-            key_b, day, blk, min(n, (blk + 1) * chunk), blk * chunk, group, lam_total,
-            lam_group, rates, beh_col, max_count, kind, gmult, sens, memory, pts, dcol,
-            chill_src, chill_share, displace, perc, stamp, bots, game_rate, game_detect, gamed,
-            true_counts[blk], out[blk],
-        )  # fmt: skip
-
-
-@njit(cache=True)
-def _behave_block(
-    key_b, day, blk, stop, start, group, lam_total, lam_group, rates, beh_col, max_count,
-    kind, gmult, sens, memory, pts, dcol, chill_src, chill_share, displace, perc, stamp,
-    bots, game_rate, game_detect, gamed, counts, out,
-):  # fmt: skip
-    rkey, rlam, rsig, rkeys, rtable = rates
-    n = group.size
-    n_beh = lam_group.shape[1]
-    width = out.size
-    per_agent = lam_total.size == n
-    has_bots = bots.size == n
-    c = 0
-    for i in range(start, stop):
-        g = group[i]
-        total = np.float64(lam_total[i] if per_agent else lam_total[g])
-        base = rng.agent_base(key_b, i)
-        count = poisson_count(rng.unit(rng.draw(base, np.uint64(0))), total, max_count)
-        for e in range(count):
-            target = rng.unit(rng.draw(base, np.uint64(e + 1))) * total
-            b = which_behaviour(
-                target, i, g, n_beh, beh_col, rkey, rlam, rsig, rkeys, rtable, lam_group
-            )
-            if kind[b] != NONE:
-                m = multiplier(
-                    i, b, day, kind, gmult, sens, memory, pts, dcol, chill_src, chill_share,
-                    perc, stamp,
-                )  # fmt: skip
-                if rng.unit(rng.draw(base, _K_THIN + np.uint64(e))) >= m:
-                    if displace[b] < 0:
-                        continue  # deterred: it does not happen
-                    b = displace[b]
-            counts[g, b] += 1
-            if c < width:
-                out[c] = pack(i, b, 0, e)
-            c += 1
-        if has_bots and bots[i]:
-            # Bots draw from streams of their own, so every other event of the day is
-            # the one the agent would draw without its bots (common random numbers).
-            e = count
-            for t in range(gamed.size):
-                if not (bots[i] >> np.uint32(t)) & np.uint32(1):
-                    continue
-                b = gamed[t]
-                u = rng.unit(rng.draw(base, _K_BOT + np.uint64(t)))
-                k = poisson_count(u, game_rate[b], max_count - e)
-                for _ in range(k):
-                    counts[g, b] += 1
-                    if rng.unit(rng.draw(base, _K_DETECT + np.uint64(e))) >= game_detect[b]:
-                        if c < width:
-                            out[c] = pack(i, b, 0, e)
-                        c += 1
-                    e += 1
-    return c
 
 
 @njit(cache=True)

@@ -7,6 +7,7 @@ options; this module owns them.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -23,7 +24,7 @@ from scsim.engine.result import Run, WorldRun, world_run
 from scsim.errors import OptionError
 from scsim.metrics.frames import agents_frame, daily_frame, summary, transitions_frame
 from scsim.metrics.names import stock_names
-from scsim.population import build_population
+from scsim.population import Population, build_population
 from scsim.population.build import MAX_POPULATION
 from scsim.regime import Regime
 from scsim.world import World, load
@@ -33,11 +34,12 @@ DEFAULT_POPULATION = 100_000
 MAX_DAYS = 36_500
 
 Progress = Callable[[int, int], None]
+OnDay = Callable[[int, dict[str, float]], None]
 
 
 def simulate(
     regime: Regime | World | str | Path,
-    population: int | None = None,
+    population: int | Population | None = None,
     days: int = 365,
     seed: int = 0,
     *,
@@ -47,6 +49,7 @@ def simulate(
     keep_events: bool = True,
     keep_agents: bool = True,
     replicates: int = 1,
+    on_day: OnDay | None = None,
 ) -> Run | WorldRun | list[Run | WorldRun]:
     """Live ``days`` days of a synthetic population under a regime, or a world of
     several (then a :class:`WorldRun`; a world of one gives that regime's ``Run``).
@@ -54,6 +57,10 @@ def simulate(
     ``replicates=K`` (K > 1) runs seeds ``seed .. seed + K - 1`` and returns the K runs
     in seed order, a replicate batch as the CLI's ``--replicates K`` makes (pass it to
     ``compare`` or ``write_report`` for means and 95% intervals).
+
+    ``on_day(day, metrics)``, if given, is called after each day with that day's
+    metrics for the whole population (the "all" row of ``run.daily``, by column name),
+    so a notebook or the workbench can draw a run while it lives.
 
     ``population`` defaults to the regime's own ``population`` key, else 100,000.
     The result depends only on the regime, ``population``, ``days`` and ``seed``:
@@ -70,11 +77,12 @@ def simulate(
                 "scsim.load, a built-in name, or a path to a YAML file)"
             )
         regime = load(regime)
-    _check_flags(progress, keep_events, keep_agents)
+    _check_flags(progress, keep_events, keep_agents, on_day)
     if replicates != 1:
         if isinstance(replicates, bool) or not isinstance(replicates, int) or replicates < 1:
             raise OptionError(f"replicates: {replicates!r} (allowed: a whole number, 1 or more)")
         options = {"threads": threads, "chunk_size": chunk_size, "progress": progress}
+        options["on_day"] = on_day
         keep = {"keep_events": keep_events, "keep_agents": keep_agents}
         first = simulate(regime, population, days, seed, **options, **keep)  # checks seed
         rest = [simulate(regime, population, days, seed + k, **options, **keep)
@@ -83,21 +91,27 @@ def simulate(
     if isinstance(regime, World):
         return _simulate_world(
             regime, population, days, seed, threads, chunk_size, progress, keep_events,
-            keep_agents,
+            keep_agents, on_day,
         )  # fmt: skip
-    population = default_population(regime, population)
+    built = population if isinstance(population, Population) else None
+    population = built.n if built is not None else default_population(regime, population)
     _check_options(population, days, seed, threads, chunk_size)
     check_fits(regime, population, days, keep_events)
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     with _numba_threads(threads), _compile_timer() as compiling:
-        pop = build_population(regime, population, seed)
+        if built is not None:  # distancing drops ties in ``indices``: the run gets a copy
+            pop = dataclasses.replace(built, indices=built.indices.copy())
+        else:
+            pop = build_population(regime, population, seed)
         compiled = compile_regime(regime, population)
         t1 = time.perf_counter()
         sim = DayLoop(regime, compiled, pop, seed, chunk_size or DEFAULT_CHUNK, keep_events)
         daily = np.empty((days, len(regime.groups) + 1, len(sim.names)))
         for day in range(days):
             daily[day] = sim.step(day)
+            if on_day is not None:
+                on_day(day, dict(zip(sim.names, daily[day, 0].tolist(), strict=True)))
             if progress is not None:
                 progress(day + 1, days)
     t2 = time.perf_counter()
@@ -164,7 +178,16 @@ def _operator_run(
 
 
 def _simulate_world(
-    world: World, population, days, seed, threads, chunk_size, progress, keep_events, keep_agents
+    world: World,
+    population,
+    days,
+    seed,
+    threads,
+    chunk_size,
+    progress,
+    keep_events,
+    keep_agents,
+    on_day: OnDay | None,
 ) -> Run | WorldRun:
     from scsim.engine.world import WorldLoop
 
@@ -186,6 +209,8 @@ def _simulate_world(
                 daily[name][day] = row
             if world_row is not None:
                 joint[day] = world_row
+            if on_day is not None:
+                on_day(day, _world_day(sim, ops, world_row, world.single))
             if progress is not None:
                 progress(day + 1, days)
     t2 = time.perf_counter()
@@ -199,6 +224,19 @@ def _simulate_world(
     if world.single:
         return next(iter(runs.values()))
     return world_run(world, runs, joint, sim, started, t2 - t0, params)
+
+
+def _world_day(sim, ops: dict[str, np.ndarray], world_row, single: bool) -> dict[str, float]:
+    """A world's day for ``on_day``: each operator's "all" row under its prefixed
+    names, then the world's own metrics (the columns of ``WorldRun.daily``)."""
+    row: dict[str, float] = {}
+    for name, values in ops.items():
+        prefix = "" if single else f"{name}."
+        names = sim.loops[name].names
+        row |= {prefix + m: v for m, v in zip(names, values[0].tolist(), strict=True)}
+    if world_row is not None and not single:
+        row |= dict(zip(sim.world_names, world_row[0].tolist(), strict=True))
+    return row
 
 
 def default_population(regime: Regime | World, population: int | None = None) -> int:
@@ -232,7 +270,7 @@ def _whole(name: str, value: object, lo: int, hi: int, hi_text: str) -> None:
         raise OptionError(f"{name}: {value} is out of range ({allowed})")
 
 
-def _check_flags(progress, keep_events, keep_agents) -> None:
+def _check_flags(progress, keep_events, keep_agents, on_day=None) -> None:
     for name, value in (("keep_events", keep_events), ("keep_agents", keep_agents)):
         if not isinstance(value, bool | np.bool_):
             raise OptionError(f"{name}: {_quote(value)} is not true or false (allowed: a bool)")
@@ -240,6 +278,11 @@ def _check_flags(progress, keep_events, keep_agents) -> None:
         raise OptionError(
             f"progress: {_quote(progress)} is not callable (allowed: None, or a function "
             "called with (days done, days))"
+        )
+    if on_day is not None and not callable(on_day):
+        raise OptionError(
+            f"on_day: {_quote(on_day)} is not callable (allowed: None, or a function "
+            "called with (day, metrics of that day))"
         )
 
 

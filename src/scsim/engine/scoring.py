@@ -14,6 +14,7 @@ from numba import njit, prange
 from scsim.engine import rng
 
 CLEAN_BIT = 4  # flags: bit l asks list l to take the agent in the real copy, 4 + l in the clean
+RENEW_NONE, RENEW_RESTART = 0, 1  # codes of compile.RENEW (2: extend)
 
 
 #: Blocks of agents whose events are applied in parallel.
@@ -89,6 +90,7 @@ def _apply_part(
         c.cond_serious,
         c.cond_extra,
     )
+    renew = c.list_renew
     by_household = c.household_unit
     for t in order:
         a = attr[t]
@@ -112,7 +114,7 @@ def _apply_part(
                 asked = _listing(
                     window, listed, flags, term, copy, m, b, day, key_serious, cond_list,
                     cond_beh, cond_count, cond_within, cond_slot, cond_term, cond_serious,
-                    cond_extra,
+                    cond_extra, renew,
                 )  # fmt: skip
                 if m == a and copy == 0:
                     applied[t] = moved
@@ -167,12 +169,13 @@ def _points(
 @njit(inline="always", cache=True)
 def _listing(
     window, listed, flags, term, copy, m, b, day, key_serious, cond_list, cond_beh,
-    cond_count, cond_within, cond_slot, cond_term, cond_serious, cond_extra,
+    cond_count, cond_within, cond_slot, cond_term, cond_serious, cond_extra, renew,
 ):  # fmt: skip
     """Count the event towards list conditions; flag the lists it takes the agent onto.
 
     A listing's term is set here, from its ground: ``term_days`` of the condition, plus
-    extra days for the ``serious_share`` of cases.
+    extra days for the ``serious_share`` of cases. A new ground while listed changes
+    the term as the list's ``renew`` says (``_renewed``).
     """
     asked = 0
     for q in range(cond_list.size):
@@ -183,17 +186,44 @@ def _listing(
         w = cond_slot[q]
         if w >= 0:
             hit = _window_hit(window[copy, w, m], day, cond_count[q], cond_within[q])
-        if not hit or listed[copy, li, m] > 0 or (flags[m] >> (li + CLEAN_BIT * copy)) & 1:
+        if not hit or (flags[m] >> (li + CLEAN_BIT * copy)) & 1:
+            continue
+        days = _ground_term(q, m, key_serious, cond_term, cond_serious, cond_extra)
+        ld = np.int64(listed[copy, li, m])
+        if ld > 0:
+            if renew[li] != RENEW_NONE:
+                longest = np.iinfo(term.dtype).max
+                term[copy, li, m] = _renewed(
+                    renew[li], np.int64(term[copy, li, m]), ld, days, longest
+                )
             continue
         flags[m] |= np.uint8(1 << (li + CLEAN_BIT * copy))
-        days = cond_term[q]
-        h = rng.draw(rng.agent_base(key_serious, m), np.uint64(q))
-        if days >= 0 and rng.unit(h) < cond_serious[q]:
-            lo, hi = cond_extra[q, 0], cond_extra[q, 1]
-            days += lo + np.int64(rng.mix64(h) % np.uint64(hi - lo + 1))
         term[copy, li, m] = days
         asked |= 1 << li
     return asked
+
+
+@njit(inline="always", cache=True)
+def _ground_term(q, m, key_serious, cond_term, cond_serious, cond_extra):
+    """The term a listing on ground q gets: its days, longer for a serious case."""
+    days = cond_term[q]
+    h = rng.draw(rng.agent_base(key_serious, m), np.uint64(q))
+    if days >= 0 and rng.unit(h) < cond_serious[q]:
+        lo, hi = cond_extra[q, 0], cond_extra[q, 1]
+        days += lo + np.int64(rng.mix64(h) % np.uint64(hi - lo + 1))
+    return days
+
+
+@njit(inline="always", cache=True)
+def _renewed(mode, old, listed_days, days, longest):
+    """A listing's term after a new ground of ``days`` on an agent listed for
+    ``listed_days`` (the settle sweep lets it go once its days on the list exceed the
+    term): restart ends it ``days`` after today, extend ``days`` after it would have
+    ended. A term that never ends, or a ground that lists for ever, never ends."""
+    if old < 0 or days < 0:
+        return -1
+    new = listed_days + days if mode == RENEW_RESTART else old + days
+    return min(new, longest)
 
 
 @njit(cache=True)

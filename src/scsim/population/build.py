@@ -28,8 +28,8 @@ PROCEDURAL_ABOVE = 50_000_000
 #: The per-agent rate table is kept when it takes at most this many bytes; above, each
 #: rate is derived again when needed. Same float32 values either way, so the same run:
 #: the table is a trade of memory (4 bytes per agent and varying behaviour) for time
-#: (re-deriving up to a rate per behaviour on every event costs about 15 % of a
-#: `national` day, docs/performance.md).
+#: (behave derives a rate for each agent and behaviour whose uniform falls below its
+#: bound, docs/performance.md).
 RATE_TABLE_BYTES = 1 << 30
 
 
@@ -37,7 +37,8 @@ class Rates(NamedTuple):
     """How to get an agent's own rate of a behaviour whose rate varies across people
     (column ``c`` of ``beh_col``): ``table[i, c]`` when the table is kept, else
     ``agent_rate(key, lam, sigma, keys, i, g, c)``, a counter-based lognormal draw made
-    again on the rare days an agent has an event to assign (``engine.behave``).
+    again on the rare days an agent's uniform of the behaviour falls below its bound
+    (``engine.behave``); ``top`` is that bound's per-group part.
     """
 
     key: np.uint64  # the population's rate stage key
@@ -45,6 +46,7 @@ class Rates(NamedTuple):
     sigma: np.ndarray  # float64[Bh]: lognormal sigma
     keys: np.ndarray  # uint64[Bh]: the behaviours' name keys
     table: np.ndarray  # float32[n, Bh] when kept, else [0, Bh]
+    top: np.ndarray  # float32[G, Bh]: the largest rate in each group (behave's bound)
 
 
 def keeps_rate_table(regime: Regime, n: int) -> bool:
@@ -146,6 +148,7 @@ def build_population(
     sigma, hkeys = spreads[hetero].astype(np.float64), keys[hetero]
     keep = keeps_rate_table(regime, n) if keep_rates is None else keep_rates
     table = np.empty((n if keep and hetero.size else 0, hetero.size), dtype=np.float32)
+    top = np.zeros((len(shares), hetero.size), dtype=np.float32)
     lam_total = lam_group.sum(axis=1)
     if hetero.size:  # one total per person: the homogeneous part plus the person's own rates
         homo = lam_group[:, beh_col < 0].sum(axis=1)
@@ -154,9 +157,10 @@ def build_population(
             stop = min(n, first + _RATE_CHUNK)
             own = _lognormal_rates(key, group, first, stop, lam, sigma, hkeys)
             lam_total[first:stop] = homo[group[first:stop]] + own.sum(axis=1, dtype=np.float64)
+            _group_max(own, group[first:stop], top)
             if table.shape[0]:
                 table[first:stop] = own
-    rates = Rates(key, lam, sigma, hkeys, table)
+    rates = Rates(key, lam, sigma, hkeys, table, top)
     household, hstart = _households(
         rng.stage_key(seed, 0, rng.POP_HOUSEHOLD), n, regime.households.mean_size
     )
@@ -216,6 +220,15 @@ def _lognormal_rates(key, group, first, stop, lam, sigma, keys):
         for c in range(sigma.size):
             out[i - first, c] = agent_rate(key, lam, sigma, keys, i, g, c)
     return out
+
+
+@njit(cache=True)
+def _group_max(own, group, top):
+    """Raise ``top[g, c]`` to the largest rate of column c among agents of group g."""
+    for i in range(own.shape[0]):
+        g = group[i]
+        for c in range(own.shape[1]):
+            top[g, c] = max(top[g, c], own[i, c])
 
 
 @njit(inline="always", cache=True)

@@ -813,6 +813,13 @@ def load_regime(name_or_path: str | Path, overrides: Sequence[str] = ()) -> Regi
     :class:`~scsim.errors.RegimeError` saying ``file:line: dotted.key: problem``."""
     overrides = check_arguments(name_or_path, overrides)
     text, where = read_source(name_or_path)
+    return regime_from_text(text, where, overrides)
+
+
+def regime_from_text(text: str, where: str, overrides: Sequence[str] = ()) -> Regime:
+    """Validate a regime given as YAML text (an upload, parsed in memory); ``where``
+    names it in messages (``where:line: key: problem``)."""
+    overrides = check_arguments(where, overrides)
     data = _parse(text, where)
     if data is None:
         data = CommentedMap()

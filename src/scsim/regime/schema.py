@@ -586,6 +586,12 @@ class ListSpec(_Model):
         min_length=1, description="Conditions, any of which lists an agent."
     )
     exit: Exit = Field(default_factory=Exit, description="When listed agents leave.")
+    renew: Literal["none", "restart", "extend"] = Field(
+        "none",
+        description="A new ground while listed: none (the term stands), restart (the "
+        "ground's term counts again from that day) or extend (the ground's term is "
+        "added to what is left).",
+    )
 
 
 class Blacklist(ListSpec):

@@ -592,6 +592,12 @@ class Store:
             )
         return _restore_dtypes(frame, spec)
 
+    def experiment(self, experiment_id: str) -> pl.DataFrame:
+        """A sweep's runs as a tidy frame (``scsim.store.experiments.frame``)."""
+        from scsim.store.experiments import frame
+
+        return frame(self, experiment_id)
+
     def export_parquet(self, run_id: str, directory: str | Path) -> list[Path]:
         """Write the run's rows of each table to ``directory`` as Parquet files.
 
