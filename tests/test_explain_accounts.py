@@ -45,7 +45,11 @@ def clamped() -> scsim.Run:
 
 
 def test_components_sum_to_the_score_and_own_events_match_the_log(clamped) -> None:
-    agents = list(range(0, 1_500, 97))
+    # A spread of agents, and the ten with the most good deeds recorded: the ceiling of
+    # 104 is four points above the start, so they reach it.
+    deeds = clamped.events.filter(pl.col("points") > 0).group_by("agent").len()
+    keen = deeds.sort("len", descending=True).head(10).get_column("agent").to_list()
+    agents = sorted(set(range(0, 1_500, 97)) | set(keen))
     found = ledgers(clamped, agents)[""]
     scores = clamped.agents.get_column("score")
     clamps = 0
@@ -70,8 +74,8 @@ def test_explain_text_shows_the_ledger(clamped) -> None:
 @pytest.fixture(scope="module")
 def pooled() -> scsim.WorldRun:
     # Wrongful sanctions are rare in national (chilled speech, fewer false records):
-    # 100,000 agents for a year give one that comes only through others.
-    return scsim.simulate("national-pooled", population=100_000, days=365, seed=1)
+    # 100,000 agents for a year, seed 2, give one that comes only through others.
+    return scsim.simulate("national-pooled", population=100_000, days=365, seed=2)
 
 
 def test_every_wrongful_flag_traces_to_a_false_record(pooled) -> None:
