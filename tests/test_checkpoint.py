@@ -109,6 +109,18 @@ def test_regime_resumed_from_any_day_is_bit_identical(busy_run, tmp_path, cut):
     assert_same(cut_and_resume(busy(), tmp_path, cut, threads=1), busy_run)
 
 
+def test_procedural_distancing_resumes_bit_identical(tmp_path):
+    """The procedural graph keeps its dropped ties as bits per agent (``proc.gone``):
+    part of the run state, so a resumed run drops the same ties."""
+    regime = scsim.load_regime(
+        "national",
+        ["network.graph=procedural", "network.distancing={rate: 0.3, from: {low_grade: A}}"],
+    )
+    whole = simulate(regime, 3_000, DAYS, 5, threads=1)
+    assert whole.summary["ties_dropped"] > 0
+    assert_same(cut_and_resume(regime, tmp_path, 13, threads=2), whole)
+
+
 @pytest.mark.parametrize("name", ["china-2018", "national-pooled"])
 @pytest.mark.parametrize("cut", [1, 17, DAYS])
 def test_world_resumed_from_any_day_is_bit_identical(tmp_path, name, cut):

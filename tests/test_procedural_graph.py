@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from scsim.core import rng
+from scsim.engine.proc_network import drop_ties, mask_type
 from scsim.engine.run import simulate
 from scsim.errors import RegimeError
 from scsim.population import build, build_population
@@ -103,15 +104,16 @@ def test_graph_selection_auto_is_stored_below_the_threshold_and_procedural_above
     pop = build_population(regime, 5_000, 1)
     assert pop.proc is not None and pop.indices.size == 0 and pop.indptr.size == 0
     assert np.array_equal(pop.degree(), degrees(pop.proc))
-    # auto keeps stored ties when the regime drops them
-    distancing = _national("auto", "network.distancing={rate: 0.01, from: listed}")
-    assert build_population(distancing, 5_000, 1).proc is None
+    # auto keeps stored ties when the regime needs them (here: friend deductions)
+    walks = _national("auto", "network.friend_deductions=0.1")
+    assert build_population(walks, 5_000, 1).proc is None
+    # ... but not for distancing, which drops procedural ties as bits of a mask
+    assert build_population(_national("auto"), 5_000, 1).proc is not None
 
 
 @pytest.mark.parametrize(
     "key",
     [
-        "network.distancing={rate: 0.01, from: listed}",
         "network.friend_deductions=0.1",
         "network.low_friend_penalty={grade: D, points: 1}",
         "network.homophily=0.5",
@@ -167,3 +169,78 @@ def test_procedural_and_stored_graphs_give_statistically_equivalent_runs():
         se = d.std(ddof=1) / np.sqrt(d.size)
         scale = max(abs(a.mean()), 1e-9)
         assert abs(d.mean()) <= 3 * se + slack.get(metric, 0.01) * scale, (metric, a, b)
+
+
+def test_distancing_above_64_friends_needs_stored_ties():
+    with pytest.raises(RegimeError, match=r"network\.distancing above 64 friends"):
+        _national("procedural", "network.degree=80")
+
+
+@pytest.mark.parametrize("n", [7, 40, 1001])
+def test_a_dropped_procedural_tie_is_gone_at_both_ends(n):
+    # Every friend of agent 3 is shunned and drops it (rate 1): agent 3 loses every tie,
+    # each friend exactly the one tie back to 3, and no one else loses anything.
+    g = procedural_graph(np.uint64(11), n, 10, 0.6)
+    gone = np.zeros(n, dtype=mask_type(g.degree))
+    g = g._replace(gone=gone)
+    deg = degrees(g).astype(np.int64)
+    live, group = deg.copy(), np.zeros(n, dtype=np.int64)
+    gdeg, dropped = np.array([deg.sum()]), np.zeros(1, dtype=np.int64)
+    who, found = np.array([3], dtype=np.int32), np.array([1], dtype=np.int64)
+    drop_ties(np.uint64(5), who, found, 1, 1.0, g.keys, n, g.n_local, gone, live, group, gdeg,
+              dropped)  # fmt: skip
+    rounds = g.n_local + g.keys.size
+    friends = [partner(g.keys, n, g.n_local, r, 3) for r in range(rounds)]
+    real = [(r, j) for r, j in enumerate(friends) if j >= 0]
+    assert live[3] == 0 and dropped[0] == len(real) and gdeg[0] == deg.sum() - 2 * len(real)
+    for r, j in real:
+        assert int(gone[3]) >> r & 1  # gone at agent 3's end ...
+        back = [q for q in range(rounds) if int(gone[j]) >> q & 1]
+        assert any(partner(g.keys, n, g.n_local, q, j) == 3 for q in back)  # ... and at j's
+    others = np.setdiff1d(np.arange(n), [3, *[j for _, j in real]])
+    assert not gone[others].any() and np.array_equal(live[others], deg[others])
+    # the lost degree at each end is the number of its set bits
+    bits = np.array([int(x).bit_count() for x in gone])
+    assert np.array_equal(live, deg - bits)
+
+
+@pytest.mark.parametrize(("threads", "chunk"), [(1, 1 << 14), (2, 333)])
+def test_procedural_distancing_does_not_depend_on_threads_or_chunk_size(threads, chunk):
+    regime = _national(
+        "procedural",
+        "network.liability=0.2",
+        "network.distancing={rate: 0.2, from: {low_grade: B}}",
+    )
+    ref = simulate(regime, population=3_000, days=30, seed=4, threads=2, chunk_size=997)
+    run = simulate(regime, population=3_000, days=30, seed=4, threads=threads, chunk_size=chunk)
+    assert ref.summary["ties_dropped"] > 0
+    assert_frame_equal(run.daily, ref.daily)
+    assert_frame_equal(run.agents, ref.agents)
+
+
+def test_distancing_on_procedural_and_stored_graphs_agrees_statistically():
+    """Friends drop agents below grade A at 5 % a day, 20,000 agents, 5 seeds: ties
+    dropped, the live degree and the mean score at the end agree within sampling error
+    (paired differences within 3 standard errors of 0, or 2 % of the value)."""
+    days, n = 60, 20_000
+    keys = ["network.liability=0.05", "network.distancing={rate: 0.05, from: {low_grade: B}}"]
+    out: dict[str, list[dict[str, float]]] = {"stored": [], "procedural": []}
+    for graph in out:
+        regime = _national(graph, *keys)
+        for seed in range(5):
+            run = simulate(regime, population=n, days=days, seed=seed, keep_events=False)
+            day = run.daily.filter(pl.col("group") == "all").sort("day")
+            out[graph].append(
+                {
+                    "ties_dropped": float(day["ties_dropped"].sum()) / n,
+                    "degree": float(day["degree"][-1]),
+                    "mean_score": float(day["mean_score"][-1]),
+                }
+            )
+    assert out["stored"][0]["ties_dropped"] > 0.1  # enough drops to compare
+    for metric in out["stored"][0]:
+        a = np.array([r[metric] for r in out["stored"]])
+        b = np.array([r[metric] for r in out["procedural"]])
+        d = b - a
+        se = d.std(ddof=1) / np.sqrt(d.size)
+        assert abs(d.mean()) <= 3 * se + 0.02 * abs(a.mean()), (metric, a, b)

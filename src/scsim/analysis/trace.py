@@ -282,8 +282,12 @@ class _Tracer:
 
     def _live_degree(self) -> np.ndarray:
         pop = self.loop.pop
-        if pop.proc is not None:
-            return np.array([_friends_of(pop, int(a)).size for a in self.ids])
+        if pop.proc is not None:  # less the ties this run dropped (bits of its mask)
+            gone = self.loop.graph.proc.gone
+            lost = [int(gone[a]).bit_count() if gone.size else 0 for a in self.ids]
+            return np.array(
+                [_friends_of(pop, int(a)).size - d for a, d in zip(self.ids, lost, strict=True)]
+            )
         starts, stops = pop.indptr[self.ids], pop.indptr[self.ids + 1]
         return np.array(
             [int((pop.indices[s:e] >= 0).sum()) for s, e in zip(starts, stops, strict=True)]

@@ -65,6 +65,7 @@ RUN_STATE: tuple[tuple[str, str], ...] = (
     ("graph.indices", "array"),
     ("graph._live", "array"),
     ("graph.group_degree", "array"),
+    ("graph.proc.gone", "array"),  # procedural ties dropped (a bit per friend slot)
     ("resp.perc", "array"),
     ("resp.stamp", "array"),
     ("resp.bots", "array"),

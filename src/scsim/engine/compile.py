@@ -61,6 +61,7 @@ class Compiled(NamedTuple):
     grade_min: np.ndarray  # int64[K-1], fixed point, decreasing
     n_grades: int
     liability: float
+    liability_down: bool  # only pull scores down (network.liability_direction: down)
     # lists: conditions q
     n_lists: int
     cond_list: np.ndarray  # int64[Q]
@@ -79,6 +80,8 @@ class Compiled(NamedTuple):
     cure_rate: np.ndarray  # float64[L]
     cure_delay: np.ndarray  # int64[L]
     cure_removal: np.ndarray  # float64[L]
+    cure_late: np.ndarray  # float64[L]: daily chance of a late removal after a payment
+    act_ages: np.ndarray  # int64[S + R, 2]: family members' ages it falls on; (0, 255) all
     reset_score: np.ndarray  # bool[L]
     # sanctions and rewards
     active: np.ndarray  # bool[S, K, M]: s applies in (grade, mask of lists one is on)
@@ -270,6 +273,7 @@ def compile_regime(regime: Regime, n: int) -> Compiled:
         grade_min=np.array([to_fixed(g.min) for g in regime.grades[:-1]], dtype=np.int64),
         n_grades=len(regime.grades),
         liability=float(regime.network.liability),
+        liability_down=regime.network.liability_direction == "down",
         n_lists=len(lists),
         cond_list=np.array([li for li, _ in conds], dtype=np.int64),
         cond_beh=cond_beh,
@@ -293,9 +297,16 @@ def compile_regime(regime: Regime, n: int) -> Compiled:
         cure_removal=np.array(
             [lst.exit.cure.removal_probability if lst.exit.cure else 0.0 for lst in lists]
         ),
+        cure_late=np.array(
+            [lst.exit.cure.late_removal_rate if lst.exit.cure else 0.0 for lst in lists]
+        ),
         reset_score=np.array([lst.exit.reset_score for lst in lists], dtype=np.bool_),
         active=active,
         family=family,
+        act_ages=np.array(
+            [a.applies_to.ages or (0, 255) for a in [*regime.sanctions, *regime.rewards]],
+            dtype=np.int64,
+        ).reshape(-1, 2),
         n_sanctions=len(regime.sanctions),
         wrong_tab=wrong_tab,
         appeal_rate=appeals.rate if appeals else 0.0,

@@ -180,7 +180,7 @@ class DayLoop:
         st, p = self.state, self.pop
         if self.old is not None:
             settle.snapshot(st.score, self.old, self.chunk)
-            settle.couple(self.c, st, self.chunk, self.old, p.indptr, p.indices, p.proc)
+            settle.couple(self.c, st, self.chunk, self.old, p.indptr, p.indices, self.graph.proc)
         if self.trace is not None:
             self.trace("liability", day)
         if self.c.low_friend_grade < self.c.n_grades:

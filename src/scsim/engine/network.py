@@ -17,6 +17,7 @@ import numpy as np
 from numba import njit, prange
 
 from scsim.core import rng
+from scsim.engine import proc_network
 from scsim.engine.compile import Compiled
 from scsim.engine.scoring import _taint
 from scsim.population import procedural  # inlined: see docs/internals.md, "Numba's cache"
@@ -30,10 +31,11 @@ class Graph:
 
     ``proc``: a procedural graph (``population.procedural``, nothing stored); then the
     CSR arrays are empty and only the readers that have a procedural form run (liability
-    in ``settle.couple``, the degree metrics, assortativity): the regime schema refuses
-    the keys that need stored ties. Live degrees are kept only once something reads
-    them (the isolation metric, distancing), in the narrowest integer type that holds
-    the largest degree (1 byte an agent at degree 10).
+    in ``settle.couple``, the degree metrics, assortativity, and distancing, whose
+    dropped ties are bits in the run's own ``proc.gone``: ``engine.proc_network``): the
+    regime schema refuses the keys that need stored ties. Live degrees are kept only
+    once something reads them (the isolation metric, distancing), in the narrowest
+    integer type that holds the largest degree (1 byte an agent at degree 10).
     """
 
     def __init__(
@@ -49,6 +51,9 @@ class Graph:
         self.rate = c.distance_rate
         if self.rate > 0:
             self._live = deg
+            if proc is not None:  # the run's own mask of dropped ties
+                gone = np.zeros(n, dtype=proc_network.mask_type(proc.degree))
+                self.proc = proc._replace(gone=gone)
         self.who = np.empty(0, dtype=np.int32)  # shunned agents, by block (distancing)
         if n <= ASSORTATIVITY_SAMPLE:
             sample = np.arange(n)
@@ -75,7 +80,8 @@ class Graph:
 
     def nbytes(self) -> int:
         live = self._live.nbytes if self._live is not None else 0
-        return live + self.who.nbytes + self.sample.nbytes
+        gone = self.proc.gone.nbytes if self.proc is not None else 0
+        return live + gone + self.who.nbytes + self.sample.nbytes
 
     def distance(self, key, grade0, listed0, chunk: int) -> None:
         """Each agent drops each tie to a shunned friend with chance ``rate``."""
@@ -87,6 +93,13 @@ class Graph:
             self.who = np.empty(n, dtype=np.int32)
         found = np.zeros(-(-n // chunk), dtype=np.int64)
         _find_shunned(grade0, listed0, self.shun_tab, chunk, self.who, found)
+        g = self.proc
+        if g is not None:
+            proc_network.drop_ties(
+                key, self.who, found, chunk, self.rate, g.keys, g.n, g.n_local, g.gone,
+                self.live, self.group, self.group_degree, self.dropped,
+            )  # fmt: skip
+            return
         _drop_ties(
             key, self.who, found, chunk, self.rate, self.indptr, self.indices, self.live,
             self.group, self.group_degree, self.dropped,
@@ -97,32 +110,32 @@ class Graph:
         each tie counted in both directions; NaN when the scores do not vary."""
         g = self.proc
         if g is not None:
-            return _assortativity_proc(self.sample, g.keys, g.n, g.n_local, score0)
+            return _assortativity_proc(self.sample, g.keys, g.n, g.n_local, g.gone, score0)
         return _assortativity(self.sample, self.indptr, self.indices, score0)
 
 
 @njit(parallel=True, cache=True)
-def _assortativity_proc(sample, keys, n, n_local, score0):
+def _assortativity_proc(sample, keys, n, n_local, gone, score0):
     # As _assortativity, with each sampled agent's friends computed.
     parts = 64
     sums = np.zeros((parts, 4))
     ref = np.float64(score0[sample[0]]) if sample.size else 0.0
     step = -(-sample.size // parts)
     for part in prange(parts):
-        _assort_proc_part(sample, keys, n, n_local, score0, ref, part * step,
+        _assort_proc_part(sample, keys, n, n_local, gone, score0, ref, part * step,
                           min(sample.size, (part + 1) * step), sums[part])  # fmt: skip
     return _pearson(sums)
 
 
 @njit(cache=True)
-def _assort_proc_part(sample, keys, n, n_local, score0, ref, start, stop, out):
+def _assort_proc_part(sample, keys, n, n_local, gone, score0, ref, start, stop, out):
     out[:] = 0.0
     for t in range(start, stop):
         i = sample[t]
         x = np.float64(score0[i]) - ref
         for r in range(n_local + keys.size):
             j = procedural.partner(keys, n, n_local, r, i)
-            if j >= 0:
+            if j >= 0 and not proc_network.is_gone(gone, i, r):
                 _add_tie(out, x, np.float64(score0[j]) - ref)
 
 

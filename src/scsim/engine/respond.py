@@ -78,6 +78,8 @@ class Responses:
             if det is not None:
                 self.kind[b] = GLOBAL if det.seen == "everyone" else FRIENDS
                 self.sens[b], self.memory[b] = det.sensitivity, det.memory_days
+                if det.cost is not None:  # sanctioned without points: the felt cost
+                    self.pts[b] = det.cost
                 if det.seen == "friends":
                     self.dcol[b] = cols
                     cols += 1

@@ -12,8 +12,12 @@ import numpy as np
 from numba import njit, prange
 
 from scsim.core import rng
+from scsim.engine import proc_network
 from scsim.engine.scoring import CLEAN_BIT
-from scsim.population import procedural  # inlined: see docs/internals.md, "Numba's cache"
+from scsim.population import ages, procedural  # inlined: docs/internals.md, "Numba's cache"
+
+#: Added to a list's index for the late-removal draw, apart from the payment draw's.
+LATE_SALT = 1 << 20
 
 # After the sweep, ``flags`` holds each agent's list moves of the day, two bits a list.
 BY_EVENT, BY_GRADE, LEFT = 1, 2, 3
@@ -69,7 +73,7 @@ def couple(c, st, chunk, old, indptr, indices, proc=None):
     if proc is None:
         _couple(c, st, chunk, old, indptr, indices)
     else:
-        _couple_proc(c, st, chunk, old, proc.keys, proc.n, proc.n_local)
+        _couple_proc(c, st, chunk, old, proc.keys, proc.n, proc.n_local, proc.gone)
 
 
 @njit(parallel=True, cache=True)
@@ -80,9 +84,10 @@ def _couple(c, st, chunk, old, indptr, indices):
 
 
 @njit(parallel=True, cache=True)
-def _couple_proc(c, st, chunk, old, keys, n, n_local):
+def _couple_proc(c, st, chunk, old, keys, n, n_local, gone):
     for blk in prange(-(-n // chunk)):
-        _couple_proc_block(c, st, blk * chunk, min(n, (blk + 1) * chunk), old, keys, n, n_local)
+        stop = min(n, (blk + 1) * chunk)
+        _couple_proc_block(c, st, blk * chunk, stop, old, keys, n, n_local, gone)
 
 
 #: Agents whose far friends are computed before any of their scores is read (so the
@@ -91,11 +96,12 @@ _BATCH = 256
 
 
 @njit(cache=True)
-def _couple_proc_block(c, st, start, stop, old, keys, n, n_local):
+def _couple_proc_block(c, st, start, stop, old, keys, n, n_local, gone):
     # As _couple_block; each friend is computed once and read in both copies: the
-    # lattice as i -+ d, the far rounds through their matchings, a batch at a time.
+    # lattice as i -+ d, the far rounds through their matchings, a batch at a time;
+    # ties whose bit is set in ``gone`` were dropped (distancing).
     score, taint, track, enrolled = st.score, st.taint, st.track_clean, st.enrolled
-    lo, hi, liability = c.floor, c.ceiling, c.liability
+    lo, hi, liability, down = c.floor, c.ceiling, c.liability, c.liability_down
     h = n_local // 2
     far = np.empty((_BATCH, keys.size), dtype=np.int64)
     for first in range(start, stop, _BATCH):
@@ -111,7 +117,7 @@ def _couple_proc_block(c, st, start, stop, old, keys, n, n_local):
             tot1 = np.int64(0)
             live = 0
             for d in range(-h, h + 1):
-                if d == 0:
+                if d == 0 or proc_network.is_gone(gone, i, proc_network.lattice_round(h, d)):
                     continue
                 j = procedural.lattice(n, i, d)
                 tot0 += _clamp(old[j, 0], lo, hi)
@@ -120,12 +126,12 @@ def _couple_proc_block(c, st, start, stop, old, keys, n, n_local):
                 live += 1
             for k in range(keys.size):
                 j = far[i - first, k]
-                if j >= 0:
+                if j >= 0 and not proc_network.is_gone(gone, i, n_local + k):
                     tot0 += _clamp(old[j, 0], lo, hi)
                     if both:
                         tot1 += _clamp(old[j, 1], lo, hi)
                     live += 1
-            _pull(score, old, i, both, tot0, tot1, live, lo, hi, liability)
+            _pull(score, old, i, both, tot0, tot1, live, lo, hi, liability, down)
 
 
 @njit(cache=True)
@@ -133,7 +139,7 @@ def _couple_block(c, st, start, stop, old, indptr, indices):
     # As _couple_proc_block: each friend is read once for both copies, from the
     # agent-major snapshot (a friend's two copies share a cache line).
     score, taint, track, enrolled = st.score, st.taint, st.track_clean, st.enrolled
-    lo, hi, liability = c.floor, c.ceiling, c.liability
+    lo, hi, liability, down = c.floor, c.ceiling, c.liability, c.liability_down
     for i in range(start, stop):
         if not enrolled[i]:  # not scored: friends' scores do not move it either
             continue
@@ -148,18 +154,20 @@ def _couple_block(c, st, start, stop, old, indptr, indices):
                 if both:
                     tot1 += _clamp(old[j, 1], lo, hi)
                 live += 1
-        _pull(score, old, i, both, tot0, tot1, live, lo, hi, liability)
+        _pull(score, old, i, both, tot0, tot1, live, lo, hi, liability, down)
 
 
 @njit(inline="always", cache=True)
-def _pull(score, old, i, both, tot0, tot1, live, lo, hi, liability):
+def _pull(score, old, i, both, tot0, tot1, live, lo, hi, liability, down):
     """Move agent i's score (and its clean copy's, if kept) ``liability`` of the way to
-    its friends' mean (sums ``tot0`` and ``tot1`` over ``live`` friends)."""
+    its friends' mean (sums ``tot0`` and ``tot1`` over ``live`` friends); with ``down``
+    only when that mean is lower: friends pull a score down, never up."""
     for copy in range(2 if both else 1):
         s = _clamp(old[i, copy], lo, hi)
         if live > 0:
             tot = tot1 if copy == 1 else tot0
-            s += np.int64(np.round(liability * (tot / live - s)))
+            step = np.int64(np.round(liability * (tot / live - s)))
+            s += min(step, np.int64(0)) if down else step
         score[copy, i] = s
 
 
@@ -178,7 +186,7 @@ def _settle_one(
     copy, i, key_cure, moves, blk, gr, count,
     score, grade, gdays, listed, term, cure, flags, enrolled,
     floor, ceiling, initial, grade_min, grade_cond, list_term,
-    cure_rate, cure_delay, cure_removal, reset_score,
+    cure_rate, cure_delay, cure_removal, cure_late, reset_score,
 ):  # fmt: skip
     """One agent's day in one copy of the state.
 
@@ -187,7 +195,8 @@ def _settle_one(
     ``BY_GRADE`` or ``LEFT``).
 
     Lists: a listed agent counts its days, may cure (pay) and then leave after a delay
-    with some probability, and leaves when its term ends; leaving restarts the
+    with some probability (else, each later day, with the late-removal chance), and
+    leaves when its term ends; leaving restarts the
     consecutive-days count of grade rules and may reset the score. An unlisted agent
     enters on the events flagged by the score stage, or on a grade held long enough
     (enrolled agents only).
@@ -213,6 +222,11 @@ def _settle_one(
             if cu > 0:
                 cu -= 1
                 leave = cu == 0
+            elif cu < 0 and cure_late[li] > 0.0:  # paid, not removed: a late removal
+                h = rng.draw(rng.agent_base(key_cure, i), np.uint64(LATE_SALT + li))
+                if rng.unit(h) < cure_late[li]:
+                    cu = 0
+                    leave = True
             if term[copy, li, i] >= 0 and ld > term[copy, li, i]:
                 leave = True
             if leave:
@@ -284,10 +298,11 @@ def _settle_block(c, st, start, stop, group, key_cure, tallies, blk):
         c.list_term,
         c.wrong_tab,
     )
-    cure_rate, cure_delay, cure_removal, reset = (
+    cure_rate, cure_delay, cure_removal, cure_late, reset = (
         c.cure_rate,
         c.cure_delay,
         c.cure_removal,
+        c.cure_late,
         c.reset_score,
     )
     sum_score[blk] = 0
@@ -305,14 +320,14 @@ def _settle_block(c, st, start, stop, group, key_cure, tallies, blk):
             0, i, key_cure, moves, blk, gr, True,
             score, grade, gdays, listed, term, cure, flags, enrolled,
             floor, ceiling, initial, grade_min, grade_cond, list_term,
-            cure_rate, cure_delay, cure_removal, reset,
+            cure_rate, cure_delay, cure_removal, cure_late, reset,
         )  # fmt: skip
         if track and taint[i]:
             kc, _, mask_c, _, _ = _settle_one(
                 1, i, key_cure, moves, blk, gr, False,
                 score, grade, gdays, listed, term, cure, flags, enrolled,
                 floor, ceiling, initial, grade_min, grade_cond, list_term,
-                cure_rate, cure_delay, cure_removal, reset,
+                cure_rate, cure_delay, cure_removal, cure_late, reset,
             )  # fmt: skip
             if wrong_tab[k, mask, kc, mask_c]:
                 wrongful[blk, gr] += 1
@@ -358,6 +373,7 @@ def _family_part(c, st, hstart, group, first, last, out, wrong_out):
     # carries it if the count less its own share is positive: linear in the household
     # size, and a household where nobody meets any is left after the first pass.
     family, active, n_sanctions, wrong_tab = c.family, c.active, c.n_sanctions, c.wrong_tab
+    act_ages = c.act_ages
     grade, listed, taint, track = st.grade, st.listed, st.taint, st.track_clean
     out[:] = 0
     wrong_out[:] = 0
@@ -389,8 +405,11 @@ def _family_part(c, st, hstart, group, first, last, out, wrong_out):
             k0, m0, k1, m1 = _both(grade, listed, taint, track, i)
             own = track and taint[i] and wrong_tab[k0, m0, k1, m1]
             any_wrong = False
+            age = ages.age_of(i)
             for f in range(acts.size):
                 s = acts[f]
+                if age < act_ages[s, 0] or age > act_ages[s, 1]:
+                    continue  # not of the ages it falls on (a university applicant)
                 if real_n[f] - (1 if active[s, k0, m0] else 0) > 0:
                     out[group[i], s] += 1
                     others_clean = clean_n[f] - (1 if active[s, k1, m1] else 0)

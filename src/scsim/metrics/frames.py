@@ -11,6 +11,7 @@ from scsim.core.lists import list_masks
 from scsim.core.units import SCALE
 from scsim.observe.stage import Events
 from scsim.population import Population
+from scsim.population.ages import MAX_AGE, ages
 from scsim.regime import Regime
 
 if TYPE_CHECKING:  # types only: the metrics do not import the engine
@@ -59,7 +60,10 @@ def wrongly(c: Compiled, pop: Population, st: State) -> tuple[np.ndarray, np.nda
         meets_clean = c.active[s, clean[0], clean[1]].astype(np.int64)
         others_real = np.add.reduceat(meets_real, pop.hstart[:-1])[pop.household] - meets_real
         others_clean = np.add.reduceat(meets_clean, pop.hstart[:-1])[pop.household] - meets_clean
-        wrong |= (others_real > 0) & (others_clean == 0)
+        lo, hi = c.act_ages[s]
+        age = ages(n) if lo > 0 or hi < MAX_AGE else None
+        of_age = True if age is None else (age >= lo) & (age <= hi)
+        wrong |= (others_real > 0) & (others_clean == 0) & of_age
     return wrong, listed
 
 

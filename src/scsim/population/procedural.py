@@ -50,13 +50,16 @@ class Procedural(NamedTuple):
     n: int
     n_local: int  # 2 h lattice ties: rounds 0 .. n_local - 1 are i - h .. i - 1, i + 1 .. i + h
     keys: np.ndarray  # uint64[degree - n_local]: each far round's key
+    # Per agent, a bit per round whose tie was dropped (``engine.proc_network``); empty
+    # unless the run distances. A run's own copy: the population's graph has none.
+    gone: np.ndarray = np.zeros(0, dtype=np.uint16)
 
     @property
     def degree(self) -> int:
         return self.n_local + self.keys.size
 
     def nbytes(self) -> int:
-        return self.keys.nbytes
+        return self.keys.nbytes + self.gone.nbytes
 
 
 def procedural_graph(key: np.uint64, n: int, degree: int, locality: float) -> Procedural:

@@ -1,10 +1,11 @@
 """Where a regime file's figures come from, read from the comments on their lines.
 
 The built-in regimes mark every figure: `[official]` (a law, regulation or court text),
-`[state]` (state media), `[press]`, `guess` (a modelling guess) or `calibrated` (fitted
-by a calibration). This module reads those marks back, so that the ODD description's
-provenance tables are made from the files themselves and a test can hold every
-built-in figure to having one.
+`[state]` (state media), `[press]`, `guess` (a modelling guess), `calibrated` (fitted
+by a calibration) or `model` (a modelling choice, not a figure about the world: a
+score of no points, a mechanism switched off, a unit). This module reads those marks
+back, so that the ODD description's provenance tables are made from the files
+themselves and a test can hold every built-in figure to having one.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 _CLASSES = (
     ("calibrated", re.compile(r"^\s*#\s*calibrated\b", re.I)),
     ("guess", re.compile(r"^\s*#\s*guess\b", re.I)),
+    ("model", re.compile(r"^\s*#\s*model\b", re.I)),
     ("official", re.compile(r"\[official")),
     ("state", re.compile(r"\[state")),
     ("press", re.compile(r"\[press")),
@@ -36,7 +38,7 @@ class Figure:
 
     key: str  # dotted path, as `--set` takes it
     value: str  # as written in the file
-    kind: str  # official, state, press, guess, calibrated or unmarked
+    kind: str  # official, state, press, guess, calibrated, model or unmarked
     note: str  # the comment's words after the mark
     inherited: bool  # the class comes from an enclosing section's comment
 

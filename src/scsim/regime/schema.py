@@ -262,6 +262,13 @@ class Deterrence(_Model):
     memory_days: float = Field(
         30.0, gt=0, le=MAX_DAYS, description="Mean life of a seen record (exponential fading)."
     )
+    cost: float | None = Field(
+        None,
+        gt=0,
+        le=MAX_POINTS,
+        description="Felt cost of one record in points, for a behaviour sanctioned without "
+        "points (a public screen, a fine); null: the points its rules cost.",
+    )
     seen: Literal["friends", "everyone"] = Field(
         "friends",
         description="friends: records against oneself and one's friends; everyone: the "
@@ -547,6 +554,13 @@ class Cure(_Model):
         le=1,
         description="Chance the agent then leaves; otherwise it stays until its term ends.",
     )
+    late_removal_rate: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="After a payment not followed by removal, the chance each day that the "
+        "listing is removed late; 0: it stays until its term ends.",
+    )
 
 
 class Exit(_Model):
@@ -601,9 +615,25 @@ class AppliesTo(_Model):
         description="It falls on the other members of the household of each agent who "
         "meets the condition, and not on that agent.",
     )
+    ages: list[int] | None = Field(
+        None,
+        min_length=2,
+        max_length=2,
+        description="With family: only the members aged from the first to the second "
+        "(whole years, 0 to 79, from a hash of the agent); null: every member.",
+    )
 
     @model_validator(mode="after")
     def _something(self) -> AppliesTo:
+        if self.ages is not None and (
+            not self.family or not 0 <= self.ages[0] <= self.ages[1] <= 79
+        ):
+            raise RegimeFieldError(
+                ("ages",),
+                "ages on a sanction that is not a family one, or out of order",
+                list(self.ages),
+                "[first, last] with 0 <= first <= last <= 79, and family: true",
+            )
         if not self.grades and not self.blacklisted and not self.lists:
             raise RegimeFieldError(
                 (),
@@ -699,6 +729,11 @@ class Network(_Model):
         ge=0,
         le=1,
         description="Each day a score moves this share of the gap to its friends' mean score.",
+    )
+    liability_direction: Literal["both", "down"] = Field(
+        "both",
+        description="both: friends' mean pulls a score up or down; down: only down (friends "
+        "with lower scores cost points, friends with higher ones earn none).",
     )
     locality: float = Field(
         0.9,
@@ -932,12 +967,13 @@ class Regime(_Model):
             points[rule.on] = points.get(rule.on, 0.0) + first
         for name, beh in self.behaviours.items():
             at = ("behaviours", name)
-            if beh.deterrence is not None and points.get(name, 0.0) >= 0:
+            det = beh.deterrence
+            if det is not None and det.cost is None and points.get(name, 0.0) >= 0:
                 raise RegimeFieldError(
                     (*at, "deterrence"),
                     "deterrence of a behaviour that costs no points",
                     name,
-                    "a behaviour with a rule of negative points",
+                    "a behaviour with a rule of negative points, or deterrence.cost",
                 )
             chill = beh.chilled_by
             if chill is not None:
@@ -1245,7 +1281,7 @@ def stored_edge_keys(regime: Regime) -> list[str]:
     of those."""
     net = regime.network
     keys = [
-        ("network.distancing", net.distancing is not None),
+        ("network.distancing above 64 friends", net.distancing is not None and net.degree > 64),
         ("network.friend_deductions", net.friend_deductions > 0),
         ("network.low_friend_penalty", net.low_friend_penalty is not None),
         ("network.homophily", net.homophily > 0),

@@ -189,6 +189,7 @@ def _exit(draw: st.DrawFn) -> dict[str, Any]:
     cure: dict[str, Any] = {"rate": draw(st.floats(0, 0.05, allow_nan=False))}
     _maybe(draw, "delay_days", draw(st.integers(0, 60)), cure)
     _maybe(draw, "removal_probability", draw(_unit()), cure)
+    _maybe(draw, "late_removal_rate", draw(_unit()), cure)
     _maybe(draw, "cure", draw(st.none() | st.just(cure)), out)
     _maybe(draw, "reset_score", draw(st.booleans()), out)
     return out
@@ -225,6 +226,9 @@ def _applies_to(draw: st.DrawFn, grades: list[str], listed: bool, lists: list[st
     if on_lists or draw(st.booleans()):
         out["lists"] = on_lists
     _maybe(draw, "family", draw(st.booleans()), out)
+    if out.get("family"):
+        first = draw(st.integers(0, 79))
+        _maybe(draw, "ages", [first, draw(st.integers(first, 79))], out)
     return out
 
 
@@ -258,8 +262,8 @@ def _groups(draw: st.DrawFn, behaviours: list[str]) -> list[dict[str, Any]]:
 
 
 def _responses(draw: st.DrawFn, out: dict[str, Any]) -> None:
-    """Deterrence on penalised behaviours, gaming on rewarded ones, chilling and
-    displacement next to deterred ones (the schema's cross-key rules)."""
+    """Deterrence on penalised behaviours (or with a felt cost), gaming on rewarded ones,
+    chilling and displacement next to deterred ones (the schema's cross-key rules)."""
     points: dict[str, float] = {}
     for rule in out.get("rules", []):
         first = rule["points"][0] if isinstance(rule["points"], list) else rule["points"]
@@ -267,8 +271,11 @@ def _responses(draw: st.DrawFn, out: dict[str, Any]) -> None:
     behaviours = out["behaviours"]
     deterred = []
     for name, beh in behaviours.items():
-        if points.get(name, 0.0) < 0 and draw(st.booleans()):
+        costed = points.get(name, 0.0) < 0 or draw(st.booleans())
+        if costed and draw(st.booleans()):
             det: dict[str, Any] = {"sensitivity": draw(st.floats(0.01, 100))}
+            if points.get(name, 0.0) >= 0:  # sanctioned without points: a felt cost
+                det["cost"] = draw(st.floats(0.01, 100))
             _maybe(draw, "memory_days", draw(st.floats(0.5, 365)), det)
             _maybe(draw, "seen", draw(st.sampled_from(["friends", "everyone"])), det)
             beh["deterrence"] = det
@@ -330,6 +337,7 @@ def regimes(draw: st.DrawFn) -> dict[str, Any]:
     network: dict[str, Any] = {}
     _maybe(draw, "degree", draw(st.integers(0, 50)), network)
     _maybe(draw, "liability", draw(_unit()), network)
+    _maybe(draw, "liability_direction", draw(st.sampled_from(["both", "down"])), network)
     _maybe(draw, "locality", draw(_unit()), network)
     _maybe(draw, "homophily", draw(_unit()), network)
     _maybe(draw, "degree_spread", draw(st.floats(0, 3, allow_nan=False)), network)
