@@ -24,18 +24,9 @@ from pathlib import Path
 
 import httpx
 
+from scsim.testing.browser import ARGS, CHROMIUM
 from scsim.web.command import running
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 POINTS = "() => window.scsim.stats.points"
 
 
@@ -48,7 +39,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         with running(Path(tmp) / "one.duckdb", slots=1) as url:
             httpx.get(url + "api/regimes", timeout=120)  # the server is up and warm
             page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()

@@ -14,19 +14,10 @@ import argparse
 import tempfile
 from pathlib import Path
 
+from scsim.testing.browser import ARGS, CHROMIUM
 from scsim.web.command import running
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 #: The key the docs' question moves: the traffic police observer's coverage.
 COVERAGE = "observers.3.coverage"
 
@@ -42,7 +33,7 @@ def main() -> None:
         running(Path(tmp) / "store.duckdb", slots=1) as url,
         sync_playwright() as pw,
     ):
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 820})
         page.goto(url)
         page.wait_for_selector("body[data-ready=true]")

@@ -15,17 +15,8 @@ import pytest
 
 from scsim.engine.result import Run
 from scsim.report import parts, write_report
+from scsim.testing.browser import ARGS, CHROMIUM
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 LOCAL = ("file://", "data:")
 
 # Per plot div: is there a drawn SVG (paths inside .main-svg) and what title it shows.

@@ -16,18 +16,9 @@ from urllib.parse import urlparse
 import pytest
 
 from conftest import CAMERA_CITY
+from scsim.testing.browser import ARGS, CHROMIUM
 from scsim.web.command import running
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 POINTS = "(i) => (document.getElementById(`chart-${i}`).data || [{x: []}])[0].x.length"
 
 

@@ -15,14 +15,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 import scsim
 from scsim.calibration.schema import Figure, Targets
-from scsim.errors import RegimeError
-from scsim.experiment.load import _check_parameter, _fail, _name, _regime_ref, engine_fingerprint
+from scsim.experiment.load import (
+    _check_parameter,
+    _fail,
+    _name,
+    _regime_ref,
+    engine_fingerprint,
+    read_spec,
+)
 from scsim.regime import Regime
-from scsim.regime.loader import _format_validation, _message, _parse, _plain
 from scsim.world import load
 
 
@@ -60,19 +63,7 @@ def load_targets(path: str | Path) -> Calibration:
     """Load and check a targets file; every mistake is one ``RegimeError`` saying
     ``file:line: key: problem (got ...; allowed: ...)``."""
     path = Path(path)
-    if not path.is_file():
-        raise RegimeError(f"{path}: no such targets file (allowed: a path to a YAML file)")
-    where = str(path)
-    try:
-        data = _parse(path.read_text(encoding="utf-8"), where)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RegimeError(f"{where}: cannot read ({exc})") from None
-    if not isinstance(data, dict):
-        raise RegimeError(_message(where, 1, "", "not a mapping", data, "regime, targets, ..."))
-    try:
-        spec = Targets.model_validate(_plain(data))
-    except ValidationError as exc:
-        raise RegimeError(_format_validation(exc, data, where, [], root=Targets)) from None
+    spec, data, where = read_spec(path, Targets, "targets", "regime, targets, ...")
     ref = _regime_ref(spec.regime, path, data, where)
     base = load(ref)
     if not isinstance(base, Regime):

@@ -82,23 +82,29 @@ def engine_fingerprint() -> str:
     return h.hexdigest()[:16]
 
 
-def load_experiment(path: str | Path) -> Plan:
-    """Load and check an experiment file; every mistake is one ``RegimeError``
-    saying ``file:line: key: problem (got ...; allowed: ...)``."""
-    path = Path(path)
+def read_spec(path: Path, root: type, what: str, keys: str) -> tuple[Any, Any, str]:
+    """A YAML file of ``what`` (an experiment, a targets file) validated by the model
+    ``root`` with the regime loader's file:line messages: (model, raw mapping, where)."""
     if not path.is_file():
-        raise RegimeError(f"{path}: no such experiment file (allowed: a path to a YAML file)")
+        raise RegimeError(f"{path}: no such {what} file (allowed: a path to a YAML file)")
     where = str(path)
     try:
         data = _parse(path.read_text(encoding="utf-8"), where)
     except (OSError, UnicodeDecodeError) as exc:
         raise RegimeError(f"{where}: cannot read ({exc})") from None
     if not isinstance(data, dict):
-        raise RegimeError(_message(where, 1, "", "not a mapping", data, "regime, parameters, ..."))
+        raise RegimeError(_message(where, 1, "", "not a mapping", data, keys))
     try:
-        spec = Experiment.model_validate(_plain(data))
+        return root.model_validate(_plain(data)), data, where
     except ValidationError as exc:
-        raise RegimeError(_format_validation(exc, data, where, [], root=Experiment)) from None
+        raise RegimeError(_format_validation(exc, data, where, [], root=root)) from None
+
+
+def load_experiment(path: str | Path) -> Plan:
+    """Load and check an experiment file; every mistake is one ``RegimeError``
+    saying ``file:line: key: problem (got ...; allowed: ...)``."""
+    path = Path(path)
+    spec, data, where = read_spec(path, Experiment, "experiment", "regime, parameters, ...")
     ref = _regime_ref(spec.regime, path, data, where)
     base = load(ref)
     for key, p in spec.parameters.items():
