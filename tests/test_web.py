@@ -382,3 +382,78 @@ def test_only_loopback_is_quiet() -> None:
     assert _is_loopback("127.0.0.1") and _is_loopback("localhost") and _is_loopback("::1")
     assert not _is_loopback("0.0.0.0") and not _is_loopback("192.168.1.4")
     _check_port("127.0.0.1", 0)  # a free port passes
+
+
+# ------------------------------------------------------------------------- experiments
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory: pytest.TempPathFactory):
+    """A stored 3-point grid x 2 replicates, its rows written as a sweep writes them
+    (``scsim.store.experiments``; no Ray): y = 10 x point + replicate, one run failed."""
+    from scsim.experiment import load_experiment
+    from scsim.store import experiments as tables
+
+    tmp = tmp_path_factory.mktemp("exp")
+    path = tmp / "grid.yaml"
+    path.write_text(
+        f"regime: {CAMERA_CITY}\npopulation: 100\ndays: 5\nreplicates: 2\n"
+        "parameters:\n  rules.0.points: {levels: [-1, -2, -3]}\n",
+        encoding="utf-8",
+    )
+    plan = load_experiment(path)
+    store = tmp / "store.duckdb"
+    with scsim.open_store(store) as s:
+        tables.register(s, plan, resume=False)
+        for point in range(3):
+            for rep in range(2):
+                failed = (point, rep) == (2, 1)
+                tables.write(s, plan.id, {
+                    "point": point, "replicate": rep, "seed": rep,
+                    "status": "failed" if failed else "ok", "message": "boom" if failed else None,
+                    "metrics": {} if failed else {"y": 10.0 * point + rep},
+                    "seconds": 0.1, "engine_seconds": 0.1, "worker": 0,
+                })  # fmt: skip
+    # Outside ``with``: no lifespan, so no worker pool; the experiment views need none.
+    return TestClient(create_app(store, warm=False), raise_server_exceptions=False), plan
+
+
+def test_experiments_are_listed_with_their_counts(swept) -> None:
+    c, plan = swept
+    [e] = c.get("/api/experiments").json()
+    assert (e["id"], e["name"], e["design"]) == (plan.id, plan.name, "grid")
+    assert (e["points"], e["replicates"], e["runs"], e["done"], e["failed"]) == (3, 2, 6, 5, 1)
+
+
+def test_an_experiments_charts_are_the_stores_means(swept) -> None:
+    c, plan = swept
+    r = c.get(f"/api/experiments/{plan.id}")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    with scsim.open_store(c.app.state.store, read_only=True) as s:
+        frame = s.experiment(plan.id)
+    assert body["design"] == [[-1], [-2], [-3]] and body["columns"] == ["rules.0.points"]
+    assert (body["runs"], body["failed"]) == (frame.height, 1) == (6, 1)
+    [chart] = body["charts"]
+    assert (chart["metric"], chart["parameter"]) == ("y", "rules.0.points")
+    means = (
+        frame.filter(pl.col("status") == "ok")
+        .group_by("rules.0.points")
+        .agg(pl.col("y").mean())
+        .sort("rules.0.points")
+    )
+    [trace] = chart["figure"]["data"]
+    got = sorted(zip(trace["x"], trace["y"], strict=True))
+    assert got == list(zip(means["rules.0.points"], means["y"], strict=True))
+    assert got == [(-3, 20.0), (-2, 10.5), (-1, 0.5)]
+    # 95% t-interval of (10, 11) is 10.5 +- 12.706 x 0.5; a lone replicate has none
+    half = dict(zip(trace["x"], trace["error_y"]["array"], strict=True))
+    assert half[-2] == pytest.approx(12.706 * 0.5, rel=1e-3) and half[-3] is None
+
+
+def test_an_unknown_experiment_is_404(swept, tmp_path: Path) -> None:
+    c, _ = swept
+    r = c.get("/api/experiments/nope")
+    assert r.status_code == 404 and "no experiment 'nope'" in r.json()["error"]
+    empty = TestClient(create_app(tmp_path / "none.duckdb", warm=False))
+    assert empty.get("/api/experiments").json() == []

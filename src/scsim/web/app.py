@@ -51,6 +51,7 @@ STORE_PATIENCE = 5.0
 #: How often the live stream looks for new days (seconds).
 STREAM_EVERY = 0.2
 
+ExperimentId = Annotated[str, PathParam(max_length=200, description="A stored experiment's id.")]
 RunId = Annotated[
     str, PathParam(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="A stored run's id.")
 ]
@@ -144,6 +145,7 @@ def create_app(
     _regimes(app)
     _jobs(app, pool)
     _stored(app, store)
+    _experiments(app, store)
     return app
 
 
@@ -480,6 +482,27 @@ def _stored(app: FastAPI, store: str) -> None:
             _load(s, run_id)
             files = [(p.name, p.read_bytes()) for p in s.export_parquet(run_id, tmp)]
         return _zip(files, f"{run_id}-parquet.zip")
+
+
+def _experiments(app: FastAPI, store: str) -> None:
+    @app.get("/api/experiments", summary="The stored sweeps: design, runs done and failed.")
+    def experiments() -> list[dict[str, Any]]:
+        from scsim.web.views import experiments
+
+        if not Path(store).exists():
+            return []
+        with reading(store) as s:
+            return experiments(s)
+
+    @app.get("/api/experiments/{experiment_id}", summary="A sweep's design and report charts.")
+    def experiment(experiment_id: ExperimentId) -> dict[str, Any]:
+        from scsim.store.experiments import is_experiment
+        from scsim.web.views import experiment
+
+        with reading(store) as s:
+            if not is_experiment(s, experiment_id):
+                raise ApiError(404, f"no experiment {experiment_id!r} in the store")
+            return experiment(s, experiment_id)
 
 
 def _batch(s, run_id: str) -> list[str]:

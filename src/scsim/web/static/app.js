@@ -490,6 +490,39 @@ function table(title, columns, rows, id) {
   return t;
 }
 
+// ----------------------------------------------------------------- experiments
+
+async function refreshExperiments() {
+  const list = await api("GET", "/api/experiments");
+  const body = $("#experiments-table tbody");
+  body.innerHTML = "";
+  for (const e of list) {
+    const show = el("button", {type: "button", class: "small", onclick: guarded(() => showExperiment(e.id))}, "charts");
+    body.append(el("tr", {"data-experiment": e.id},
+      el("td", {}, e.id), el("td", {}, e.regime), el("td", {}, e.design), el("td", {class: "num"}, fmt(e.runs)),
+      el("td", {class: "num"}, fmt(e.done)), el("td", {class: "num"}, fmt(e.failed)), el("td", {}, show)));
+  }
+}
+
+async function showExperiment(id) {
+  const view = $("#experiment-view");
+  view.innerHTML = "<p class='muted'>loading…</p>";
+  const [result] = await Promise.all([api("GET", `/api/experiments/${encodeURIComponent(id)}`), plotlyLoaded]);
+  view.innerHTML = "";
+  const spec = result.spec;
+  view.append(el("h2", {}, `${result.id} (${spec.regime})`));
+  view.append(el("p", {class: "muted"}, `${spec.design.kind} design: ${fmt(result.design.length)} points x ${spec.replicates} replicates, ${fmt(spec.population)} people, ${fmt(spec.days)} days; ${fmt(result.runs)} runs stored, ${fmt(result.failed)} failed`));
+  const shown = result.design.slice(0, 200);  // a Sobol design can have thousands
+  const caption = shown.length < result.design.length ? `The design's first ${shown.length} points` : "The design's points";
+  view.append(table(caption, ["point", ...result.columns], shown.map((row, i) => [i, ...row])));
+  let k = 0;
+  for (const chart of result.charts) {
+    const div = el("div", {class: "chart", id: `experiment-chart-${k++}`});
+    view.append(div, el("p", {class: "muted"}, chart.reading));
+    Plotly.newPlot(div, chart.figure.data, chart.figure.layout, PLOT);
+  }
+}
+
 // --------------------------------------------------------------------- explain
 
 async function suggest() {
@@ -524,6 +557,7 @@ async function explain() {
 function showTab(name) {
   for (const b of document.querySelectorAll(".tab")) b.classList.toggle("active", b.dataset.tab === name);
   for (const p of document.querySelectorAll(".tab-panel")) p.hidden = p.id !== `tab-${name}`;
+  if (name === "experiments") guarded(refreshExperiments)();
   if (name === "live" && window.Plotly) for (let c = 0; c < 4; c++) Plotly.Plots.resize(`chart-${c}`);
 }
 
