@@ -101,25 +101,33 @@ def write_experiment_report(
     return [output]
 
 
-def _html(found: list[Panel], title: str, note: str) -> str:
+def panel_figure(p: Panel) -> Any:
+    """A panel as a plotly figure: markers at the replicate means, whiskers to the
+    interval (the report's and the workbench's charts)."""
     import plotly.graph_objects as go
+
+    fig = go.Figure(
+        go.Scatter(
+            x=p.x, y=p.mean, mode="markers",
+            error_y={"type": "data", "symmetric": False,
+                     "array": [h - m for h, m in zip(p.hi, p.mean, strict=True)],
+                     "arrayminus": [m - lo for lo, m in zip(p.lo, p.mean, strict=True)]},
+        )
+    )  # fmt: skip
+    fig.update_layout(
+        title=f"{p.metric} against {p.parameter}", xaxis_title=p.parameter,
+        yaxis_title=p.metric, height=380, margin={"t": 50, "b": 40},
+    )  # fmt: skip
+    return fig
+
+
+def _html(found: list[Panel], title: str, note: str) -> str:
     from plotly.offline import get_plotlyjs
 
     body = [f"<h1>{html.escape(title)}</h1>", f"<p>{html.escape(note)}</p>",
             "<p>Every person in these runs is synthetic.</p>"]  # fmt: skip
     for p in found:
-        fig = go.Figure(
-            go.Scatter(
-                x=p.x, y=p.mean, mode="markers",
-                error_y={"type": "data", "symmetric": False,
-                         "array": [h - m for h, m in zip(p.hi, p.mean, strict=True)],
-                         "arrayminus": [m - lo for lo, m in zip(p.lo, p.mean, strict=True)]},
-            )
-        )  # fmt: skip
-        fig.update_layout(
-            title=f"{p.metric} against {p.parameter}", xaxis_title=p.parameter,
-            yaxis_title=p.metric, height=380, margin={"t": 50, "b": 40},
-        )  # fmt: skip
+        fig = panel_figure(p)
         body.append(fig.to_html(full_html=False, include_plotlyjs=False))
         body.append(f"<p>{html.escape(p.reading)}</p>")
     return (

@@ -170,6 +170,27 @@ def info(store: Store, experiment: str) -> dict[str, Any]:
     return out
 
 
+def listing(store: Store) -> list[dict[str, Any]]:
+    """The stored experiments, oldest first: id, name, regime, design, points,
+    replicates, runs, done (ok), failed and when created."""
+    if not _has_tables(store._con):
+        return []
+    rows = store._con.execute(
+        "SELECT e.id, e.name, e.spec, e.points, e.replicates, e.created, "
+        "count(*) FILTER (WHERE r.status = 'ok'), count(*) FILTER (WHERE r.status = 'failed') "
+        "FROM experiments e LEFT JOIN sweep_runs r ON r.experiment = e.id "
+        "GROUP BY ALL ORDER BY e.created, e.id"
+    ).fetchall()
+    out = []
+    for eid, name, spec, points, replicates, created, done_, failed in rows:
+        spec = json.loads(spec)
+        out.append({"id": eid, "name": name, "regime": spec["regime"],
+                    "design": spec["design"]["kind"], "points": points,
+                    "replicates": replicates, "runs": points * replicates,
+                    "done": done_, "failed": failed, "created": created})  # fmt: skip
+    return out
+
+
 def is_experiment(store: Store, name: str) -> bool:
     """Whether ``name`` is an experiment's id in the store."""
     con = store._con

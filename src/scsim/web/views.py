@@ -53,25 +53,13 @@ def regime_diff(a: Any, b: Any) -> list[dict[str, Any]]:
 
 
 def experiments(store: Any) -> list[dict[str, Any]]:
-    """The stored experiments, oldest first, with their runs done (ok) and failed."""
+    """The stored experiments, oldest first, with their runs done (ok) and failed; a
+    regime given as a file is named by its file name (no server path reaches the page)."""
+    from pathlib import PurePath
+
     from scsim.store import experiments as tables
 
-    if not tables._has_tables(store._con):
-        return []
-    rows = store._con.execute(
-        "SELECT e.id, e.name, e.spec, e.points, e.replicates, e.created, "
-        "count(*) FILTER (WHERE r.status = 'ok'), count(*) FILTER (WHERE r.status = 'failed') "
-        "FROM experiments e LEFT JOIN sweep_runs r ON r.experiment = e.id "
-        "GROUP BY ALL ORDER BY e.created, e.id"
-    ).fetchall()
-    out = []
-    for eid, name, spec, points, replicates, created, done, failed in rows:
-        spec = json.loads(spec)
-        out.append({"id": eid, "name": name, "regime": spec["regime"],
-                    "design": spec["design"]["kind"], "points": points,
-                    "replicates": replicates, "runs": points * replicates,
-                    "done": done, "failed": failed, "created": created})  # fmt: skip
-    return out
+    return [{**row, "regime": PurePath(row["regime"]).name} for row in tables.listing(store)]
 
 
 def experiment(store: Any, experiment_id: str) -> dict[str, Any]:
@@ -79,14 +67,14 @@ def experiment(store: Any, experiment_id: str) -> dict[str, Any]:
     against each parameter, replicate means and 95% t-intervals) as plotly figures."""
     import plotly.io as pio
 
-    from scsim.experiment.report import panels
+    from scsim.experiment.report import panel_figure, panels
     from scsim.store import experiments as tables
 
     meta = tables.info(store, experiment_id)
     frame = store.experiment(experiment_id)
     charts = [
         {"key": p.key, "metric": p.metric, "parameter": p.parameter, "reading": p.reading,
-         "figure": json.loads(pio.to_json(_panel_figure(p)))}
+         "figure": json.loads(pio.to_json(panel_figure(p)))}
         for p in panels(frame, meta["columns"])
     ]  # fmt: skip
     return {
@@ -99,22 +87,3 @@ def experiment(store: Any, experiment_id: str) -> dict[str, Any]:
         "failed": frame.filter(frame["status"] == "failed").height,
         "charts": charts,
     }
-
-
-def _panel_figure(p: Any) -> Any:
-    """The report's figure of a panel: markers at the means, whiskers to the interval."""
-    import plotly.graph_objects as go
-
-    fig = go.Figure(
-        go.Scatter(
-            x=p.x, y=p.mean, mode="markers",
-            error_y={"type": "data", "symmetric": False,
-                     "array": [h - m for h, m in zip(p.hi, p.mean, strict=True)],
-                     "arrayminus": [m - lo for lo, m in zip(p.lo, p.mean, strict=True)]},
-        )
-    )  # fmt: skip
-    fig.update_layout(
-        title=f"{p.metric} against {p.parameter}", xaxis_title=p.parameter,
-        yaxis_title=p.metric, height=380, margin={"t": 50, "b": 40},
-    )  # fmt: skip
-    return fig
