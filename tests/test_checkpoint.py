@@ -5,6 +5,7 @@ past its last checkpoint and lands in the store once, whole."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -245,36 +246,53 @@ def _scsim(*args: str) -> subprocess.Popen:
 
 
 def test_kill_9_at_random_moments_then_resume_gives_the_run_once_whole(tmp_path):
+    """Each kill waits for the checkpoints to pass a day drawn from the seed, then for a
+    random fraction of a second (so some kills land mid-write): when the process is
+    killed follows its progress, not the clock, so a fast or a loaded machine kills it
+    at the same points of the run."""
     store, where = tmp_path / "s.duckdb", tmp_path / "ck"
-    args = ["--population", "500000", "--days", "60", "--seed", "4", "--store", str(store)]
+    days = 120
+    args = ["--population", "500000", "--days", str(days), "--seed", "4", "--store", str(store)]
     proc = _scsim("run", "sesame", *args, "--checkpoint", str(where), "--every", "2")
     rnd = random.Random(15)
     last = kills = 0
-    for _ in range(4):
-        time.sleep(rnd.uniform(1.5, 8.0))
-        if proc.poll() is not None:
+    for target in sorted(rnd.sample(range(4, days - 10), 3)):
+        if not _wait_for_checkpoint(proc, where, target):
             break
+        time.sleep(rnd.uniform(0.0, 0.3))
         proc.send_signal(signal.SIGKILL)
         proc.communicate()
         kills += 1
-        if ckpt.latest(where) is not None:
-            manifest, _, _ = ckpt.read(where)  # whole, or it raises
-            assert manifest["day"] >= last  # nothing before the last checkpoint is lost
-            last = manifest["day"]
-        proc = _scsim("resume", str(where)) if ckpt.latest(where) else None
-        if proc is None:  # killed before its first checkpoint: start again
-            proc = _scsim("run", "sesame", *args, "--checkpoint", str(where), "--every", "2")
-    _, err = proc.communicate(timeout=600)
-    assert kills >= 2 and last > 0  # killed mid-run, after a checkpoint, more than once
+        manifest, _, _ = ckpt.read(where)  # whole, or it raises
+        assert manifest["day"] >= last  # nothing before the last checkpoint is lost
+        last = manifest["day"]
+        proc = _scsim("resume", str(where))
+    _, err = proc.communicate(timeout=900)
+    assert kills == 3 and last > 0  # killed mid-run, after a checkpoint, three times
     assert proc.returncode == 0, err.decode()
     with scsim.open_store(store, read_only=True) as s:
         runs = s.runs()
         assert runs.height == 1
         stored = s.load(runs["id"][0])
-    whole = simulate("sesame", 500_000, 60, 4)
+    whole = simulate("sesame", 500_000, days, 4)
     assert_frame_equal(stored.daily, whole.daily, check_exact=True)
     assert_frame_equal(stored.events, whole.events, check_exact=True)
     assert ckpt.latest(where) is None  # stored, so its checkpoints are gone
+
+
+def _wait_for_checkpoint(proc, where: Path, day: int) -> bool:
+    """Wait until the newest checkpoint is of ``day`` or later (True), or the process
+    has ended (False); ten minutes at most, a guard against a hang."""
+    give_up = time.monotonic() + 600  # a bound against a hang, not a timing
+    while time.monotonic() < give_up:
+        if proc.poll() is not None:
+            return False
+        if ckpt.latest(where) is not None:
+            with contextlib.suppress(ckpt.CheckpointError, OSError):
+                if ckpt.peek(where)["day"] >= day:
+                    return True
+        time.sleep(0.02)
+    raise AssertionError(f"no checkpoint of day {day} in 600 s")
 
 
 def test_the_default_interval_keeps_writing_under_5_percent():
