@@ -8,7 +8,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scsim.engine.behave import SPARSE_BELOW, TILE, poisson_count, unpack
+from scsim.core.events import unpack
+from scsim.engine.behave import SPARSE_BELOW, TILE, poisson_count
 
 
 def test_a_tiny_uniform_with_a_float32_rate_gives_a_small_count():

@@ -16,7 +16,7 @@ import pytest
 from numba import njit
 
 from scsim.core import rng
-from scsim.engine.behave import pack
+from scsim.core.events import pack
 from scsim.engine.compile import compile_regime, observer_searches
 from scsim.engine.run import simulate
 from scsim.observe import kernels

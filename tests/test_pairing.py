@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scsim.engine.behave import unpack
+from scsim.core.events import unpack
 from scsim.engine.compile import compile_regime
 from scsim.engine.run import DayLoop
 from scsim.population import build_population

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import scsim
-from scsim.engine.behave import pack, unpack
+from scsim.core.events import pack, unpack
 from scsim.regime import load_regime
 from scsim.regime.schema import EVENT_INDEX_BITS, MAX_BEHAVIOURS, MAX_GAMED, MAX_OBSERVERS
 from test_bad_yaml import refused

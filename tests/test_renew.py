@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scsim.engine.behave import pack
+from scsim.core.events import pack
 from scsim.engine.compile import compile_regime
 from scsim.engine.run import DayLoop
 from scsim.errors import RegimeError

@@ -12,3 +12,6 @@ MAX_REPRESENTS = 10_000_000_000
 MAX_DAYS = 36_500
 #: Largest seed (seeds are hashed as unsigned 64-bit words; kept positive for JSON).
 MAX_SEED = 2**63 - 1
+#: Bits of a behaviour's index, and of an observer's, in a packed event
+#: (``core.events``): the schema's bounds on behaviours and observers come from them.
+EVENT_INDEX_BITS = 8

@@ -27,18 +27,10 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from scsim.core import rng
+from scsim.core.events import event_key, pack
 from scsim.engine.respond import NONE, multiplier
 from scsim.population.build import agent_rate
-from scsim.regime.schema import EVENT_INDEX_BITS
 
-# Fields from the top: agent, behaviour, observer, index of the event in the day (16
-# bits). The schema bounds the behaviours and observers by the same EVENT_INDEX_BITS.
-_SHIFT_OBS = np.int64(16)
-_SHIFT_BEH = np.int64(16 + EVENT_INDEX_BITS)
-_SHIFT_AGENT = np.int64(16 + 2 * EVENT_INDEX_BITS)
-_BYTE = np.int64((1 << EVENT_INDEX_BITS) - 1)
-_WORD = np.int64(0xFFFF)
-_EVENT_STRIDE = np.uint64(0xD1B54A32D192ED03)
 # Sub-streams of a behaviour's own draws (``event_key``'s third term), beside its count.
 _K_THIN = np.uint64(1 << 32)
 _K_DETECT = np.uint64(1 << 33)
@@ -57,16 +49,6 @@ TILE = 64
 #: A behaviour whose largest rate is below this is *sparse*: rather than a hash per
 #: agent, one hash per tile says whether any agent of the tile falls below that rate.
 SPARSE_BELOW = 1.0 / 256
-
-
-@njit(inline="always", cache=True)
-def event_key(beh_key, e, obs_key):
-    """The draw index of event e of a behaviour as seen by an observer.
-
-    Keys come from names, so reordering a file's behaviours or observers, or adding
-    one, leaves every other draw as it was.
-    """
-    return beh_key + np.uint64(e) * _EVENT_STRIDE + obs_key
 
 
 @njit(inline="always", cache=True)
@@ -391,16 +373,6 @@ def _bots(
     return c
 
 
-@njit(inline="always", cache=True)
-def pack(agent, beh, obs, idx):
-    return (
-        (np.int64(agent) << _SHIFT_AGENT)
-        | (np.int64(beh) << _SHIFT_BEH)
-        | (np.int64(obs) << _SHIFT_OBS)
-        | np.int64(idx)
-    )
-
-
 @njit(cache=True)
 def gather(cand, cand_n):
     """The blocks' candidates as one array, in agent order."""
@@ -413,12 +385,3 @@ def gather(cand, cand_n):
         out[t : t + cand_n[blk]] = cand[blk, : cand_n[blk]]
         t += cand_n[blk]
     return out
-
-
-@njit(cache=True)
-def unpack(packed):
-    agent = (packed >> _SHIFT_AGENT).astype(np.int64)
-    beh = (packed >> _SHIFT_BEH) & _BYTE
-    obs = (packed >> _SHIFT_OBS) & _BYTE
-    idx = packed & _WORD
-    return agent, beh, obs, idx

@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit
 
 from scsim.core import rng
-from scsim.engine.behave import event_key, pack, unpack
+from scsim.core.events import event_key, pack, unpack
 
 _FLIP = np.uint64(0x5851F42D4C957F2D)
 _INSIDE = np.uint64(0x14057B7EF767814F)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from scsim.core import rng
-from scsim.engine.behave import unpack
+from scsim.core.events import unpack
 from scsim.observe import kernels
 from scsim.population import Population
 

@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from scsim.limits import MAX_DAYS, MAX_POPULATION, MAX_REPRESENTS
+from scsim.limits import EVENT_INDEX_BITS, MAX_DAYS, MAX_POPULATION, MAX_REPRESENTS
 
 __all__ = [
     "MATCHERS",
@@ -66,9 +66,6 @@ MAX_POINTS = 1e6
 MAX_GROUPS = 255
 #: Largest number of places (the engine stores the place in a uint8).
 MAX_PLACES = 255
-#: Bits of a behaviour's index, and of an observer's, in an event as the engine packs
-#: it (``engine.behave.pack``): the bound below comes from them.
-EVENT_INDEX_BITS = 8
 #: Most behaviours a regime may have: a 257th could not be told from the first.
 MAX_BEHAVIOURS = 1 << EVENT_INDEX_BITS
 #: Most observers a regime may have (records observers a world adds included).
